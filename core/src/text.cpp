@@ -1,0 +1,305 @@
+#include "hive/core/text.h"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+namespace hive {
+namespace {
+
+bool ParseUint(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+Result<Duration> ParseDuration(std::string_view text) {
+  std::string_view s = Trim(text);
+  if (s.empty()) return Status::InvalidArgument("empty duration");
+  uint64_t bare;
+  if (ParseUint(s, &bare)) return Duration(std::chrono::seconds(bare));
+  Duration total{0};
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t start = i;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    if (start == i) {
+      return Status::InvalidArgument("bad duration '" + std::string(text) +
+                                     "': expected a number like 5s, 250ms or 1m30s");
+    }
+    double value;
+    auto [p, ec] = std::from_chars(s.data() + start, s.data() + i, value);
+    if (ec != std::errc() || p != s.data() + i) {
+      return Status::InvalidArgument("bad duration '" + std::string(text) + "'");
+    }
+    size_t unit_start = i;
+    while (i < s.size() && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) ++i;
+    std::string_view unit = s.substr(unit_start, i - unit_start);
+    double ns_per_unit;
+    if (unit == "ns") ns_per_unit = 1;
+    else if (unit == "us" || unit == "µs") ns_per_unit = 1e3;
+    else if (unit == "ms") ns_per_unit = 1e6;
+    else if (unit == "s") ns_per_unit = 1e9;
+    else if (unit == "m") ns_per_unit = 60e9;
+    else if (unit == "h") ns_per_unit = 3600e9;
+    else if (unit == "d") ns_per_unit = 86400e9;
+    else {
+      return Status::InvalidArgument("bad duration '" + std::string(text) +
+                                     "': unknown unit '" + std::string(unit) +
+                                     "' (use ns, us, ms, s, m, h or d)");
+    }
+    double ns = value * ns_per_unit;
+    if (ns > 9.2e18) return Status::InvalidArgument("duration '" + std::string(text) + "' is too long");
+    total += Duration(static_cast<int64_t>(ns));
+  }
+  return total;
+}
+
+std::string FormatDuration(Duration d) {
+  int64_t ns = d.count();
+  if (ns == 0) return "0s";
+  std::string out;
+  if (ns < 0) {
+    out = "-";
+    ns = -ns;
+  }
+  if (ns % 1'000'000'000 != 0 && ns < 1'000'000'000) {
+    if (ns % 1'000'000 == 0) return out + std::to_string(ns / 1'000'000) + "ms";
+    if (ns % 1'000 == 0) return out + std::to_string(ns / 1'000) + "us";
+    return out + std::to_string(ns) + "ns";
+  }
+  int64_t ms = ns / 1'000'000;
+  int64_t h = ms / 3'600'000;
+  int64_t m = (ms / 60'000) % 60;
+  int64_t s = (ms / 1000) % 60;
+  int64_t rest_ms = ms % 1000;
+  if (h) out += std::to_string(h) + "h";
+  if (m) out += std::to_string(m) + "m";
+  if (s || rest_ms) {
+    out += std::to_string(s);
+    if (rest_ms) {
+      char frac[8];
+      std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(rest_ms));
+      std::string f(frac);
+      while (f.back() == '0') f.pop_back();
+      out += f;
+    }
+    out += "s";
+  }
+  return out;
+}
+
+Result<uint64_t> ParseByteSize(std::string_view text) {
+  std::string_view s = Trim(text);
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  uint64_t n;
+  if (!ParseUint(s.substr(0, i), &n)) {
+    return Status::InvalidArgument("bad size '" + std::string(text) +
+                                   "': expected a number like 256MiB or 10GiB");
+  }
+  std::string_view unit = Trim(s.substr(i));
+  uint64_t mult;
+  if (unit.empty() || unit == "B") mult = 1;
+  else if (unit == "KiB" || unit == "Ki") mult = 1ull << 10;
+  else if (unit == "MiB" || unit == "Mi") mult = 1ull << 20;
+  else if (unit == "GiB" || unit == "Gi") mult = 1ull << 30;
+  else if (unit == "TiB" || unit == "Ti") mult = 1ull << 40;
+  else if (unit == "KB" || unit == "kB" || unit == "K" || unit == "k") mult = 1000;
+  else if (unit == "MB" || unit == "M") mult = 1000'000;
+  else if (unit == "GB" || unit == "G") mult = 1000'000'000;
+  else if (unit == "TB" || unit == "T") mult = 1000'000'000'000;
+  else {
+    return Status::InvalidArgument("bad size '" + std::string(text) + "': unknown unit '" +
+                                   std::string(unit) + "' (use B, KiB, MiB, GiB, KB, MB, GB)");
+  }
+  if (n != 0 && mult > UINT64_MAX / n) return Status::InvalidArgument("size '" + std::string(text) + "' is too large");
+  return n * mult;
+}
+
+std::string FormatRfc3339(TimePoint t) {
+  int64_t ns = ToUnixNanos(t);
+  int64_t secs = ns / 1'000'000'000;
+  int64_t frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    --secs;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(frac));
+  return buf;
+}
+
+Result<TimePoint> ParseRfc3339(std::string_view s) {
+  auto bad = [&] {
+    return Status::InvalidArgument("bad timestamp '" + std::string(s) +
+                                   "': expected RFC 3339 like 2026-11-22T10:00:00Z");
+  };
+  int y, mo, d, h, mi, sec;
+  if (s.size() < 20 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
+      s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
+      !Digits(s, 17, 2, &sec)) {
+    return bad();
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad();
+  size_t i = 19;
+  int64_t frac_ns = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    int digits = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      if (digits < 9) {
+        frac_ns = frac_ns * 10 + (s[i] - '0');
+        ++digits;
+      }
+      ++i;
+    }
+    if (digits == 0) return bad();
+    for (; digits < 9; ++digits) frac_ns *= 10;
+  }
+  int64_t offset_s = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh, om;
+    if (!Digits(s, i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' ||
+        !Digits(s, i + 4, 2, &om)) {
+      return bad();
+    }
+    offset_s = (oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
+    i += 6;
+  } else {
+    return bad();
+  }
+  if (i != s.size()) return bad();
+  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+  return FromUnixNanos(secs * 1'000'000'000 + frac_ns);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            out += "\\u00";
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    // Validate one UTF-8 sequence; replace anything malformed with U+FFFD.
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len != 0 && i + len <= s.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  out.push_back('"');
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendJsonString(out, s);
+  return out;
+}
+
+Status ValidateName(std::string_view name, std::string_view what) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("invalid " + std::string(what) + " name '" +
+                                   std::string(name.substr(0, 80)) + "': " + std::string(why) +
+                                   " (allowed: ^[a-z0-9][a-z0-9._-]{0,62}$)");
+  };
+  if (name.empty()) return bad("empty");
+  if (name.size() > 63) return bad("longer than 63 characters");
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name[0])) return bad("must start with a lower-case letter or digit");
+  for (char c : name) {
+    if (!alnum(c) && c != '.' && c != '_' && c != '-') return bad("contains a character not allowed");
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    if (pos == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      return out;
+    }
+    out.push_back(s.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string HexEncode(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (unsigned char c : data) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace hive
