@@ -60,6 +60,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options
   hc.set_read_timeout(rs, ru);
   hc.set_write_timeout(ws, wu);
   hc.set_keep_alive(true);
+  hc.set_tcp_nodelay(true);
   hc.set_compress(c->options_.gzip_requests);
   if (!c->options_.bearer_token.empty()) hc.set_bearer_token_auth(c->options_.bearer_token);
   return c;
