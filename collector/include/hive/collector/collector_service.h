@@ -1,0 +1,68 @@
+// CollectorService: the collector's HTTP routes over its LogStore.
+//
+//   POST /api/v1/ingest/logs     NDJSON events (agent role, body <= 32 MiB);
+//                                answers after the accepted events are durable
+//   GET  /api/v1/logs            search, newest first
+//   GET  /api/v1/traces/{id}     every event of one trace id, oldest first
+// Shapes and errors as in docs/API.md "Collector".
+//
+// Thread-safe: handlers run on the HttpServer's workers; the store's writer
+// thread is the only other thread. The service must outlive the server it is
+// mounted on, or that server must be stopped first.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "hive/collector/log_store.h"
+#include "hive/core/clock.h"
+#include "hive/core/http.h"
+#include "hive/core/status.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace hive::collector {
+
+// Largest ingest body, after gzip decompression.
+inline constexpr size_t kMaxIngestBodyBytes = 32u << 20;
+// Most events one GET /api/v1/traces/{id} returns.
+inline constexpr size_t kMaxTraceEvents = 10'000;
+
+struct CollectorOptions {
+  std::string data_dir;                           // the store lives in <data_dir>/collector/
+  hive::Clock* clock = &hive::Clock::System();    // stamps events without ts
+  std::shared_ptr<prometheus::Registry> metrics;  // null: a private registry
+  uint64_t segment_bytes = 64u << 20;
+};
+
+class CollectorService {
+ public:
+  // Opens (or creates) the store. FailedPrecondition with the path when the
+  // data directory cannot be written or is in use by another process.
+  static Result<std::unique_ptr<CollectorService>> Open(CollectorOptions options);
+  ~CollectorService();
+  CollectorService(const CollectorService&) = delete;
+  CollectorService& operator=(const CollectorService&) = delete;
+
+  // Registers the routes. REQUIRES: before server.Listen().
+  void Mount(hive::HttpServer& server);
+
+  // Drains the writer (everything acknowledged is on disk) and joins it;
+  // later ingests answer 503. Idempotent; the destructor calls it.
+  void Stop();
+
+ private:
+  struct Metrics;
+  CollectorService(CollectorOptions options, std::unique_ptr<LogStore> store);
+  void HandleIngest(const HttpRequest& req, HttpResponse& res);
+  void HandleLogs(const HttpRequest& req, HttpResponse& res);
+  void HandleTrace(const HttpRequest& req, HttpResponse& res);
+
+  CollectorOptions options_;
+  std::unique_ptr<LogStore> store_;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+}  // namespace hive::collector
