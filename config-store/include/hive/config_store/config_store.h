@@ -1,0 +1,186 @@
+// ConfigStore: versioned configuration documents per (application, profile),
+// in the manner of Spring Cloud Config, kept in SQLite at <data_dir>/config.db.
+//
+// Every change of a document makes an immutable version (1, 2, 3, … per
+// application/profile) recording author, message, time, a SHA-256 content hash
+// and the flattened properties. A store-wide change index grows by one with
+// every new version and survives restarts; blocking readers wait on it.
+// The effective configuration of {app}/{profile} layers, lowest first,
+// application/default < application/{profile} < {app}/default < {app}/{profile}.
+//
+// Thread-safe: one SQLite connection guarded by a mutex; watchers wait on a
+// condition variable without holding that mutex.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hive/config_store/properties.h"
+#include "hive/core/clock.h"
+#include "hive/core/sqlite.h"
+#include "hive/core/status.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+}  // namespace prometheus
+
+namespace hive::config_store {
+
+inline constexpr size_t kMaxMessageBytes = 1024;
+inline constexpr size_t kMaxDocumentBytes = 1u << 20;
+
+struct ConfigStoreOptions {
+  // Must exist and be writable; config.db is created inside.
+  std::string data_dir;
+  // Stamps created_at. Not owned; must outlive the store.
+  hive::Clock* clock = &hive::Clock::System();
+  // Where the hive_config_* metrics go. Null: a private registry.
+  std::shared_ptr<prometheus::Registry> metrics;
+};
+
+// Who changes which document, and on what condition.
+struct WriteRequest {
+  std::string app;
+  std::string profile;
+  std::string author;
+  std::string message;  // at most kMaxMessageBytes
+  // Compare-and-set: the write happens only when the current version (0 when
+  // none) equals this; otherwise Aborted.
+  std::optional<int64_t> if_match;
+};
+
+struct PushResult {
+  int64_t version = 0;   // the document's current version after the call
+  bool changed = false;  // false: identical to the current version, nothing written
+  int64_t index = 0;     // the store's change index after the call
+};
+
+struct VersionInfo {
+  std::string app;
+  std::string profile;
+  int64_t version = 0;
+  std::string author;
+  std::string message;
+  TimePoint created_at;
+  std::string hash;  // ContentHash of the properties
+  size_t key_count = 0;
+};
+
+struct VersionDocument {
+  VersionInfo info;
+  Properties properties;
+};
+
+// One layer that contributed to an effective configuration.
+struct LayerSource {
+  std::string app;
+  std::string profile;
+  int64_t version = 0;
+};
+
+struct EffectiveConfig {
+  std::string app;
+  std::string profile;
+  int64_t version = 0;  // of {app}/{profile}; 0 when it was never pushed
+  int64_t index = 0;    // the store's change index this answer reflects
+  Properties properties;
+  // Key → "app/profile" of the layer its effective value came from.
+  std::map<std::string, std::string> property_sources;
+  // Only the layers that exist, lowest first.
+  std::vector<LayerSource> sources;
+};
+
+class ConfigStore {
+ public:
+  // Creates or migrates <data_dir>/config.db. FailedPrecondition when the
+  // directory is missing or not writable; Internal when prometheus-cpp refuses
+  // the metric families (a clashing registration in options.metrics).
+  static Result<std::unique_ptr<ConfigStore>> Open(const ConfigStoreOptions& options);
+  ~ConfigStore();
+  ConfigStore(const ConfigStore&) = delete;
+  ConfigStore& operator=(const ConfigStore&) = delete;
+
+  // Stores `properties` as the next version of request.app/profile unless they
+  // equal the current version (changed=false). Errors: InvalidArgument (names,
+  // keys, message), Aborted (if_match differs; the message names the current
+  // version). A failed call changes nothing.
+  Result<PushResult> Push(const WriteRequest& request, const Properties& properties);
+
+  // ParseJsonDocument(json) and then Push. InvalidArgument for a document that
+  // does not parse; TooLarge over kMaxDocumentBytes.
+  Result<PushResult> PushJson(const WriteRequest& request, std::string_view json);
+
+  // Makes a new version whose content equals version `to` (default: the one
+  // before the current). The message defaults to "rollback to v<N>". Errors:
+  // FailedPrecondition when there is nothing to roll back to, NotFound for an
+  // unknown version, Aborted as for Push. Rolling back to content equal to
+  // the current version writes nothing (changed=false).
+  Result<PushResult> Rollback(const WriteRequest& request, std::optional<int64_t> to);
+
+  // The layered configuration of app/profile; an unknown app has no
+  // properties and version 0. InvalidArgument for bad names.
+  Result<EffectiveConfig> GetEffective(std::string_view app, std::string_view profile);
+
+  // Every version of app/profile, newest first; empty when unknown.
+  Result<std::vector<VersionInfo>> History(std::string_view app, std::string_view profile);
+
+  // One version with its properties. NotFound when it does not exist.
+  Result<VersionDocument> GetVersion(std::string_view app, std::string_view profile,
+                                     int64_t version);
+
+  // The store's change index.
+  int64_t index() const;
+
+  // Blocks until the index is greater than `after`, max_wait has passed or
+  // Stop() was called; returns the index then. An `after` above the current
+  // index (the caller saw a store since reset) returns at once.
+  int64_t WaitForIndex(int64_t after, Duration max_wait);
+
+  // Wakes every waiter; later WaitForIndex calls return at once. Idempotent.
+  void Stop();
+
+ private:
+  struct Metrics {
+    prometheus::Counter* created;
+    prometheus::Counter* unchanged;
+    prometheus::Counter* conflict;
+    prometheus::Counter* rejected;
+    prometheus::Counter* rollbacks;
+    prometheus::Gauge* documents;
+    prometheus::Gauge* blocked_watchers;
+  };
+  struct Head;  // a document's current version, as read inside a transaction
+
+  ConfigStore(std::unique_ptr<SqliteDb> db, const ConfigStoreOptions& options, Metrics metrics,
+              int64_t index);
+
+  // The write path shared by Push and Rollback. REQUIRES: mu_ held.
+  Result<PushResult> WriteLocked(const WriteRequest& request, const Properties& properties,
+                                 std::string_view message, bool is_rollback);
+  Result<std::optional<Head>> ReadHeadLocked(std::string_view app, std::string_view profile);
+  Result<Properties> ReadPropertiesLocked(int64_t row_id);
+  void CountPushError(const Status& status);
+
+  std::shared_ptr<prometheus::Registry> registry_;  // keeps metrics_ alive
+  Metrics metrics_;
+  Clock* clock_;
+
+  std::mutex mu_;  // guards db_
+  std::unique_ptr<SqliteDb> db_;
+
+  mutable std::mutex watch_mu_;  // guards index_ and stopped_; taken after mu_
+  std::condition_variable index_changed_;
+  int64_t index_;
+  bool stopped_ = false;
+};
+
+}  // namespace hive::config_store

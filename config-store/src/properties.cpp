@@ -1,0 +1,202 @@
+// The only translation unit of the config store that uses nlohmann_json.
+#include "hive/config_store/properties.h"
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "hive/core/auth.h"
+#include "hive/core/text.h"
+
+namespace hive::config_store {
+namespace {
+
+using nlohmann::json;
+
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+std::string QuoteKey(std::string_view key) {
+  constexpr size_t kShown = 100;
+  if (key.size() <= kShown) return "'" + std::string(key) + "'";
+  return "'" + std::string(key.substr(0, kShown)) + "...'";
+}
+
+// Appends the flattened form of `value` under `key` to `out`.
+Status Flatten(const json& value, const std::string& key, Properties& out) {
+  if (key.size() > kMaxKeyLength) return ValidateKey(key);
+  switch (value.type()) {
+    case json::value_t::object:
+      for (const auto& [name, child] : value.items()) {
+        if (name.empty()) {
+          return Status::InvalidArgument("empty member name" +
+                                         (key.empty() ? std::string() : " under " + QuoteKey(key)));
+        }
+        HIVE_RETURN_IF_ERROR(Flatten(child, key.empty() ? name : key + "." + name, out));
+      }
+      return Status::Ok();
+    case json::value_t::array:
+      for (size_t i = 0; i < value.size(); ++i) {
+        HIVE_RETURN_IF_ERROR(Flatten(value[i], key + "[" + std::to_string(i) + "]", out));
+      }
+      return Status::Ok();
+    default:
+      break;
+  }
+  HIVE_RETURN_IF_ERROR(ValidateKey(key));
+  Value v = Value::Null();
+  switch (value.type()) {
+    case json::value_t::boolean:
+      v = Value::Bool(value.get<bool>());
+      break;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      v = Value::Number(value.dump());
+      break;
+    case json::value_t::string:
+      v = Value::String(value.get_ref<const std::string&>());
+      break;
+    default:
+      break;
+  }
+  if (!out.emplace(key, std::move(v)).second) {
+    return Status::InvalidArgument("two members flatten to the same key " + QuoteKey(key));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Value Value::Double(double d) {
+  if (!std::isfinite(d)) return Null();
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  std::string text(buf, ec == std::errc() ? end : buf);
+  // Keep a double recognisably fractional, as JSON serializers print it.
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return Value(ValueType::kNumber, std::move(text));
+}
+
+Result<Value> Value::FromStored(ValueType type, std::string text) {
+  bool fits = false;
+  switch (type) {
+    case ValueType::kNull:
+      fits = text == "null";
+      break;
+    case ValueType::kBool:
+      fits = text == "true" || text == "false";
+      break;
+    case ValueType::kNumber:
+      fits = IsJsonNumber(text);
+      break;
+    case ValueType::kString:
+      fits = true;
+      break;
+  }
+  if (!fits) return Status::InvalidArgument("stored value '" + text + "' does not fit its type");
+  return Value(type, std::move(text));
+}
+
+std::string Value::ToJson() const {
+  std::string out;
+  AppendJson(out);
+  return out;
+}
+
+void Value::AppendJson(std::string& out) const {
+  if (type_ == ValueType::kString) {
+    AppendJsonString(out, text_);
+  } else {
+    out += text_;
+  }
+}
+
+Status ValidateKey(std::string_view key) {
+  constexpr std::string_view kAllowed = " (allowed: 1-256 characters of A-Z a-z 0-9 . _ - [ ])";
+  if (key.empty()) return Status::InvalidArgument("empty property key");
+  if (key.size() > kMaxKeyLength) {
+    return Status::InvalidArgument("property key " + QuoteKey(key) + " is longer than " +
+                                   std::to_string(kMaxKeyLength) + " characters" +
+                                   std::string(kAllowed));
+  }
+  for (char c : key) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '[' || c == ']';
+    if (!ok) {
+      return Status::InvalidArgument("invalid property key " + QuoteKey(key) +
+                                     ": contains a character not allowed" + std::string(kAllowed));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Properties> ParseJsonDocument(std::string_view text) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at ...".
+    std::string_view what = e.what();
+    if (auto close = what.find("] "); close != std::string_view::npos)
+      what.remove_prefix(close + 2);
+    return Status::InvalidArgument("malformed JSON at byte " + std::to_string(e.byte) + ": " +
+                                   std::string(what));
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+  }
+  if (!doc.is_object()) {
+    return Status::InvalidArgument(std::string("a config document must be a JSON object, not ") +
+                                   doc.type_name());
+  }
+  Properties out;
+  HIVE_RETURN_IF_ERROR(Flatten(doc, "", out));
+  return out;
+}
+
+void AppendPropertiesJson(std::string& out, const Properties& properties) {
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : properties) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ':';
+    value.AppendJson(out);
+  }
+  out += '}';
+}
+
+std::string PropertiesToJson(const Properties& properties) {
+  std::string out;
+  AppendPropertiesJson(out, properties);
+  return out;
+}
+
+std::string ContentHash(const Properties& properties) {
+  return Sha256Hex(PropertiesToJson(properties));
+}
+
+}  // namespace hive::config_store
