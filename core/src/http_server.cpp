@@ -398,6 +398,13 @@ Status HttpServer::Listen() {
       }
     };
     respond();
+    // A body refused before it was read (404, 401, 403, 415) is still on the
+    // wire; closing is cheaper and safer than draining it, and keeps the
+    // next request on this connection from being parsed out of it.
+    if (reader != nullptr && req.body.empty() && res.status >= 400 &&
+        (hreq.has_header("Content-Length") || hreq.has_header("Transfer-Encoding"))) {
+      res.SetHeader("Connection", "close");
+    }
 
     hres.status = res.status;
     for (auto& [k, v] : res.headers) hres.set_header(k, v);

@@ -194,6 +194,9 @@ TEST_F(HttpServerTest, TokensAndRoles) {
   EXPECT_EQ(denied->status, 403);
   EXPECT_EQ(json::parse(denied->body)["error"]["code"], "permission_denied");
   EXPECT_EQ(Client("o-token")->Send("PUT", "/echo", "x")->status, 200);
+  // A refused body must not poison the kept-alive connection it came on.
+  EXPECT_EQ(reader->Send("PUT", "/echo", std::string(500, 'z'))->status, 403);
+  EXPECT_EQ(reader->Get("/api/v1/services/a/instances/b")->status, 200);
 }
 
 TEST_F(HttpServerTest, ReadinessAndStreams) {
