@@ -1,0 +1,186 @@
+#include "hive/ctl/hivectl.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+
+#include "commands.h"
+#include "hive/core/http_client.h"
+#include "hive/core/text.h"
+
+namespace hive::ctl {
+namespace {
+
+constexpr char kDefaultAddr[] = "http://127.0.0.1:7070";
+
+constexpr char kFooter[] = R"(Environment:
+  HIVE_ADDR   hived address (default http://127.0.0.1:7070); --addr overrides it
+  HIVE_TOKEN  bearer token sent to hived; --token overrides it
+
+Exit codes:
+  0  ok
+  1  hived answered with an error (its message is printed)
+  2  usage error (bad flags, names or input)
+  3  hived could not be reached)";
+
+std::string EnvVar(const CtlEnvironment& env, const std::string& name) {
+  auto it = env.vars.find(name);
+  return it == env.vars.end() ? "" : it->second;
+}
+
+// Everything the command line can set; CLI11 writes into it while parsing.
+struct CommandLine {
+  std::string addr;
+  std::string token;
+  std::string output = "table";
+  std::string timeout = "30s";
+
+  std::string name;  // service, or application for config commands
+  bool healthy = false;
+  std::string profile;
+  std::optional<std::string> key;
+  std::string key_value;
+  int64_t version = 0;  // --if-version / --to, when given
+  PushOptions push;
+  LogQuery logs;
+  int limit = 0;
+  std::string trace_id;
+};
+
+int Run(int argc, const char* const* argv, const CtlEnvironment& env, std::ostream& out,
+        std::ostream& err) {
+  CommandLine cl;
+  CLI::App app("hivectl: the command-line client of hive's control plane (hived)", "hivectl");
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  // Global flags may also follow the subcommand: `hivectl services -o json`.
+  app.fallthrough();
+  app.add_option("--addr", cl.addr, "hived address, e.g. http://127.0.0.1:7070 (env HIVE_ADDR)");
+  app.add_option("--token", cl.token, "bearer token (env HIVE_TOKEN)");
+  app.add_option("-o,--output", cl.output, "output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout", cl.timeout, "how long to wait for hived, e.g. 10s")
+      ->capture_default_str();
+
+  auto* services = app.add_subcommand("services", "list services, or one service's instances");
+  services->add_option("name", cl.name, "a service: list its instances");
+  services->add_flag("--healthy", cl.healthy, "only instances whose health is passing");
+
+  auto* config = app.add_subcommand("config", "push, read, list and roll back configuration");
+  config->require_subcommand(1);
+
+  auto* push = config->add_subcommand("push", "push a configuration document");
+  push->add_option("app", cl.push.app, "application")->required();
+  push->add_option("--profile", cl.push.profile, "profile, e.g. prod")->required();
+  push->add_option("document", cl.push.args,
+                   "a .json file, or key=value ... (numbers, true, "
+                   "false and null keep their JSON type)")
+      ->required();
+  push->add_option("-m,--message", cl.push.message, "change message recorded in the history");
+  auto* if_version = push->add_option("--if-version", cl.version,
+                                      "push only if the current version is N (compare-and-set)");
+  push->add_flag("--dry-run", cl.push.dry_run,
+                 "show the diff against the current config; push nothing");
+
+  auto* get = config->add_subcommand("get", "show the effective configuration");
+  get->add_option("app", cl.name, "application")->required();
+  get->add_option("--profile", cl.profile, "profile")->required();
+  auto* key = get->add_option("--key", cl.key_value, "show one key only");
+
+  auto* history = config->add_subcommand("history", "list the versions of a configuration");
+  history->add_option("app", cl.name, "application")->required();
+  history->add_option("--profile", cl.profile, "profile")->required();
+
+  auto* rollback = config->add_subcommand("rollback", "make an earlier version current again");
+  rollback->add_option("app", cl.name, "application")->required();
+  rollback->add_option("--profile", cl.profile, "profile")->required();
+  auto* to = rollback->add_option("--to", cl.version,
+                                  "the version to return to (default: the previous one)");
+
+  auto* logs = app.add_subcommand("logs", "search log events (printed oldest first)");
+  logs->add_option("--trace", cl.logs.trace_id, "correlation (trace) id");
+  logs->add_option("--service", cl.logs.service, "service name");
+  logs->add_option("--level", cl.logs.level, "level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "fatal"}));
+  logs->add_option("--since", cl.logs.since, "a duration back from now (10m) or an RFC 3339 time");
+  auto* limit =
+      logs->add_option("--limit", cl.limit, "at most N events")->check(CLI::PositiveNumber);
+
+  auto* trace = app.add_subcommand("trace", "every log line and span of one correlation id");
+  trace->add_option("id", cl.trace_id, "the trace / correlation id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
+  }
+
+  const std::string addr = !cl.addr.empty()                    ? cl.addr
+                           : !EnvVar(env, "HIVE_ADDR").empty() ? EnvVar(env, "HIVE_ADDR")
+                                                               : kDefaultAddr;
+  auto timeout = ParseDuration(cl.timeout);
+  if (!timeout.ok() || timeout->count() == 0) {
+    err << "error: bad --timeout '" << cl.timeout << "': expected a duration like 10s\n";
+    return kExitUsage;
+  }
+  HttpClientOptions options;
+  options.base_url = addr.find("://") == std::string::npos ? "http://" + addr : addr;
+  options.bearer_token = !cl.token.empty() ? cl.token : EnvVar(env, "HIVE_TOKEN");
+  options.connect_timeout = std::min<Duration>(*timeout, std::chrono::seconds(3));
+  options.read_timeout = *timeout;
+  options.write_timeout = *timeout;
+  auto client = HttpClient::Create(options);
+  if (!client.ok()) {
+    err << "error: bad hived address: " << client.status().message() << '\n';
+    return kExitUsage;
+  }
+
+  Session session{client->get(), addr, cl.output == "json", &out, &err, env.clock};
+  if (*services) {
+    return cl.name.empty() ? ListServices(session) : ShowService(session, cl.name, cl.healthy);
+  }
+  if (*push) {
+    if (*if_version) cl.push.if_version = cl.version;
+    return PushConfig(session, cl.push);
+  }
+  if (*get) {
+    if (*key) cl.key = cl.key_value;
+    return GetConfig(session, cl.name, cl.profile, cl.key);
+  }
+  if (*history) return ConfigHistory(session, cl.name, cl.profile);
+  if (*rollback) {
+    return RollbackConfig(session, cl.name, cl.profile,
+                          *to ? std::optional<int64_t>(cl.version) : std::nullopt);
+  }
+  if (*logs) {
+    if (*limit) cl.logs.limit = cl.limit;
+    return SearchLogs(session, cl.logs);
+  }
+  return ShowTrace(session, cl.trace_id);
+}
+
+}  // namespace
+
+CtlEnvironment ProcessEnvironment() {
+  CtlEnvironment env;
+  for (const char* name : {"HIVE_ADDR", "HIVE_TOKEN"}) {
+    if (const char* value = std::getenv(name)) env.vars[name] = value;
+  }
+  return env;
+}
+
+int RunHivectl(int argc, const char* const* argv, const CtlEnvironment& env, std::ostream& out,
+               std::ostream& err) {
+  try {
+    return Run(argc, argv, env, out, err);
+  } catch (const std::exception& e) {
+    // Library exceptions (CLI11 misuse, allocation) end here, not in main().
+    err << "error: " << e.what() << '\n';
+    return kExitUsage;
+  }
+}
+
+}  // namespace hive::ctl
