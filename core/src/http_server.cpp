@@ -151,7 +151,14 @@ struct HttpServer::Impl {
   httplib::Server server;
   std::vector<std::unique_ptr<RouteEntry>> routes;
   std::function<Status()> readiness;
-  std::atomic<bool> listening{false};
+
+  // kBound → kServing → kStopped, or kBound → kStopped. httplib closes the
+  // listening socket only from inside its accept loop, so Stop() must wait
+  // for that loop to run even when Serve() has not reached it yet.
+  enum class State { kIdle, kBound, kServing, kStopped };
+  std::mutex state_mu;
+  State state = State::kIdle;  // guarded by state_mu
+  std::atomic<bool> serve_returned{false};
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
@@ -477,13 +484,19 @@ Status HttpServer::Listen() {
                                " (address in use or not available)");
   }
   port_ = bound;
-  impl.listening = true;
+  std::lock_guard lock(impl.state_mu);
+  impl.state = Impl::State::kBound;
   return Status::Ok();
 }
 
 void HttpServer::Serve() {
-  if (!impl_->listening) return;
+  {
+    std::lock_guard lock(impl_->state_mu);
+    if (impl_->state != Impl::State::kBound) return;
+    impl_->state = Impl::State::kServing;
+  }
   impl_->server.listen_after_bind();
+  impl_->serve_returned = true;
 }
 
 Status HttpServer::Start() {
@@ -493,7 +506,27 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
-  if (impl_->listening.exchange(false)) impl_->server.stop();
+  Impl::State previous;
+  {
+    std::lock_guard lock(impl_->state_mu);
+    previous = impl_->state;
+    impl_->state = Impl::State::kStopped;
+  }
+  auto stop_accept_loop = [this] {
+    while (!impl_->server.is_running() && !impl_->serve_returned) std::this_thread::yield();
+    impl_->server.stop();
+  };
+  if (previous == Impl::State::kBound) {
+    // Bound but never served: run the accept loop only so that it closes the socket.
+    std::thread closer([this] {
+      impl_->server.listen_after_bind();
+      impl_->serve_returned = true;
+    });
+    stop_accept_loop();
+    closer.join();
+  } else if (previous == Impl::State::kServing) {
+    stop_accept_loop();
+  }
   if (thread_.joinable()) thread_.join();
 }
 

@@ -221,6 +221,26 @@ TEST_F(HttpServerTest, PortInUseIsUnavailable) {
   EXPECT_TRUE(second.Listen().IsUnavailable());
 }
 
+TEST(HttpServerLifecycleTest, StopRightAfterStartOrListenFreesThePort) {
+  for (int i = 0; i < 20; ++i) {
+    HttpServerOptions opts;
+    opts.port = 0;
+    opts.worker_threads = 2;
+    HttpServer started(opts);
+    ASSERT_TRUE(started.Start().ok());
+    const int port = started.port();
+    started.Stop();
+    HttpServer listened(opts);
+    ASSERT_TRUE(listened.Listen().ok());
+    listened.Stop();
+    // Nothing listens on the port any more: it can be bound again.
+    HttpServerOptions again = opts;
+    again.port = port;
+    HttpServer rebind(again);
+    EXPECT_TRUE(rebind.Listen().ok()) << "iteration " << i;
+  }
+}
+
 TEST(HostPortTest, Parses) {
   std::string host;
   int port;
