@@ -1,0 +1,48 @@
+// LogLineMapper turns one line of a service's log file into one collector
+// event (an NDJSON line as POST /api/v1/ingest/logs takes it).
+//
+// A JSON object line is mapped field by field:
+//   ts | time | timestamp | @timestamp           -> ts (RFC 3339, or epoch s/ms/us/ns numbers)
+//   level | severity | lvl                        -> level (normalised: warning -> warn, 50 ->
+//   error, ...) message | msg                                 -> message traceparent (W3C
+//   00-<32hex>-<16hex>-<2hex>)   -> trace_id and span_id (preferred) trace_id | traceId | trace.id
+//   | correlation_id | correlationId | x-correlation-id
+//     | request_id                                -> trace_id (first present, in that order)
+//   span_id | spanId                              -> span_id
+//   parent_span_id | parentSpanId                 -> parent_span_id
+//   attrs {...}                                   -> merged into attrs
+//   anything else                                 -> attrs (nested objects flattened with dots,
+//                                                    arrays as JSON text, nulls dropped)
+// service and instance always come from the agent. Values of aliases that were
+// not chosen, and values that could not be used (a ts in an unknown format, an
+// unknown level), are kept in attrs so nothing is lost. A line that is not a
+// JSON object is shipped as message=<line>, level info. Lines without a usable
+// ts get `read_time`.
+//
+// Not thread-safe (it reuses a parser buffer): one mapper per thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "hive/core/clock.h"
+
+namespace hive::agent {
+
+class LogLineMapper {
+ public:
+  LogLineMapper(std::string service, std::string instance);
+  ~LogLineMapper();
+  LogLineMapper(const LogLineMapper&) = delete;
+  LogLineMapper& operator=(const LogLineMapper&) = delete;
+
+  // Appends the event for `line` (without its newline) to `out`, followed by '\n'.
+  void AppendEvent(std::string_view line, TimePoint read_time, std::string& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hive::agent

@@ -1,0 +1,384 @@
+#include "hive/agent/config.h"
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "hive/core/http.h"
+#include "hive/core/text.h"
+
+namespace hive::agent {
+namespace {
+
+constexpr std::string_view kNotYet = " is not supported by this hive-agent yet";
+
+// Builds errors that name the file, the line and the key.
+class ErrorContext {
+ public:
+  explicit ErrorContext(std::string_view file) : file_(file) {}
+
+  Status Error(const YAML::Node& node, std::string_view key, std::string_view message) const {
+    std::string out = file_;
+    if (node.IsDefined() && !node.Mark().is_null()) {
+      out += ":" + std::to_string(node.Mark().line + 1);
+    }
+    out += ": ";
+    out += key;
+    out += ": ";
+    out += message;
+    return Status::InvalidArgument(std::move(out));
+  }
+
+ private:
+  std::string file_;
+};
+
+// The key node of `key` in `map`, whose line is where the user wrote the key
+// (a block value starts on the next line).
+YAML::Node KeyNode(const YAML::Node& map, std::string_view key) {
+  for (const auto& kv : map) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.first;
+  }
+  return map;
+}
+
+std::string Join(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return std::string(parent) + "." + std::string(key);
+}
+
+// Checks that `node` is a map whose keys are all in `allowed`.
+Status CheckMap(const ErrorContext& ctx, const YAML::Node& node, std::string_view where,
+                const std::set<std::string, std::less<>>& allowed) {
+  if (!node.IsMap()) {
+    return ctx.Error(node, where.empty() ? "(top level)" : where, "must be a map of keys");
+  }
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) return ctx.Error(kv.first, where, "keys must be plain strings");
+    const std::string key = kv.first.Scalar();
+    if (!allowed.contains(key)) {
+      return ctx.Error(kv.first, Join(where, key), "unknown key '" + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> GetString(const ErrorContext& ctx, const YAML::Node& node,
+                              std::string_view key) {
+  if (!node.IsScalar()) return ctx.Error(node, key, "must be a string");
+  return node.Scalar();
+}
+
+Result<Duration> GetDuration(const ErrorContext& ctx, const YAML::Node& node,
+                             std::string_view key) {
+  if (!node.IsScalar()) return ctx.Error(node, key, "must be a duration like 5s or 250ms");
+  auto d = ParseDuration(node.Scalar());
+  if (!d.ok()) return ctx.Error(node, key, d.status().message());
+  if (d->count() <= 0) return ctx.Error(node, key, "must be longer than zero");
+  return *d;
+}
+
+Result<int> GetPort(const ErrorContext& ctx, const YAML::Node& node, std::string_view key) {
+  const std::string bad = "must be a port number between 1 and 65535";
+  if (!node.IsScalar()) return ctx.Error(node, key, bad);
+  const std::string& s = node.Scalar();
+  if (s.empty() || s.size() > 5) return ctx.Error(node, key, bad);
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return ctx.Error(node, key, bad);
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || v > 65535) return ctx.Error(node, key, bad);
+  return v;
+}
+
+std::string MachineHostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+// Lower-cases and replaces what the name rule forbids, so that
+// <hostname>-<port> is a valid instance name on any machine.
+std::string NameFromHostname(std::string_view host) {
+  std::string out;
+  for (char c : host) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool ok =
+        (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '.' || l == '-' || l == '_';
+    out.push_back(ok ? l : '-');
+  }
+  while (!out.empty() && !std::isalnum(static_cast<unsigned char>(out.front()))) out.erase(0, 1);
+  if (out.empty()) out = "host";
+  if (out.size() > 56) out.resize(56);
+  return out;
+}
+
+Status CheckControlPlane(const ErrorContext& ctx, const YAML::Node& node, std::string* url) {
+  auto s = GetString(ctx, node, "control_plane");
+  if (!s.ok()) return s.status();
+  std::string_view v = *s;
+  while (!v.empty() && v.back() == '/') v.remove_suffix(1);
+  const std::string_view kScheme = "http://";
+  if (!v.starts_with(kScheme) || v.size() == kScheme.size()) {
+    return ctx.Error(node, "control_plane", "must look like http://host:port, got '" + *s + "'");
+  }
+  if (v.substr(kScheme.size()).find('/') != std::string_view::npos) {
+    return ctx.Error(node, "control_plane", "must not have a path, got '" + *s + "'");
+  }
+  *url = std::string(v);
+  return Status::Ok();
+}
+
+Status ParseHealth(const ErrorContext& ctx, const YAML::Node& node, HealthConfig* out) {
+  HIVE_RETURN_IF_ERROR(
+      CheckMap(ctx, node, "health", {"http", "tcp", "exec", "interval", "timeout"}));
+  int kinds = 0;
+  if (node["http"]) {
+    ++kinds;
+    auto s = GetString(ctx, node["http"], "health.http");
+    if (!s.ok()) return s.status();
+    if (!s->starts_with("http://")) {
+      return ctx.Error(node["http"], "health.http", "must be an http:// URL, got '" + *s + "'");
+    }
+    out->kind = HealthKind::kHttp;
+    out->http_url = *s;
+  }
+  if (node["tcp"]) {
+    ++kinds;
+    auto s = GetString(ctx, node["tcp"], "health.tcp");
+    if (!s.ok()) return s.status();
+    std::string host;
+    int port = 0;
+    if (!ParseHostPort(*s, &host, &port).ok()) {
+      return ctx.Error(node["tcp"], "health.tcp", "must be host:port, got '" + *s + "'");
+    }
+    out->kind = HealthKind::kTcp;
+    out->tcp_address = *s;
+  }
+  if (const YAML::Node exec = node["exec"]) {
+    ++kinds;
+    out->kind = HealthKind::kExec;
+    if (exec.IsScalar()) {
+      if (exec.Scalar().empty()) return ctx.Error(exec, "health.exec", "must not be empty");
+      out->exec_argv = {"/bin/sh", "-c", exec.Scalar()};
+    } else if (exec.IsSequence() && exec.size() > 0) {
+      for (const auto& arg : exec) {
+        if (!arg.IsScalar()) return ctx.Error(arg, "health.exec", "arguments must be strings");
+        out->exec_argv.push_back(arg.Scalar());
+      }
+    } else {
+      return ctx.Error(exec, "health.exec", "must be a command string or a list of arguments");
+    }
+  }
+  if (kinds != 1) {
+    return ctx.Error(node, "health", "needs exactly one of http, tcp or exec");
+  }
+  if (node["interval"]) {
+    auto d = GetDuration(ctx, node["interval"], "health.interval");
+    if (!d.ok()) return d.status();
+    out->interval = *d;
+  }
+  if (node["timeout"]) {
+    auto d = GetDuration(ctx, node["timeout"], "health.timeout");
+    if (!d.ok()) return d.status();
+    out->timeout = *d;
+  }
+  return Status::Ok();
+}
+
+Status ParseLogs(const ErrorContext& ctx, const YAML::Node& node,
+                 std::vector<LogSourceConfig>* out) {
+  if (!node.IsSequence()) return ctx.Error(node, "logs", "must be a list of {path, format}");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string where = "logs[" + std::to_string(i) + "]";
+    HIVE_RETURN_IF_ERROR(
+        CheckMap(ctx, item, where, {"path", "format", "pattern", "multiline_start"}));
+    if (item["multiline_start"]) {
+      return ctx.Error(item["multiline_start"], where + ".multiline_start",
+                       std::string("multiline_start") + std::string(kNotYet));
+    }
+    if (item["pattern"]) {
+      return ctx.Error(item["pattern"], where + ".pattern",
+                       std::string("the regex format") + std::string(kNotYet));
+    }
+    if (item["format"]) {
+      auto f = GetString(ctx, item["format"], where + ".format");
+      if (!f.ok()) return f.status();
+      if (*f == "logfmt" || *f == "regex") {
+        return ctx.Error(item["format"], where + ".format",
+                         "format '" + *f + "'" + std::string(kNotYet) + " (use json)");
+      }
+      if (*f != "json") {
+        return ctx.Error(item["format"], where + ".format",
+                         "unknown format '" + *f + "' (json, logfmt or regex)");
+      }
+    }
+    if (!item["path"]) return ctx.Error(item, where + ".path", "is required");
+    auto p = GetString(ctx, item["path"], where + ".path");
+    if (!p.ok()) return p.status();
+    if (p->empty()) return ctx.Error(item["path"], where + ".path", "must not be empty");
+    out->push_back({*p});
+  }
+  return Status::Ok();
+}
+
+Status ParseConfigSection(const ErrorContext& ctx, const YAML::Node& node,
+                          std::optional<ConfigFileConfig>* out) {
+  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, "config", {"profile", "file", "on_change"}));
+  if (node["on_change"]) {
+    return ctx.Error(KeyNode(node, "on_change"), "config.on_change",
+                     std::string("on_change") + std::string(kNotYet));
+  }
+  ConfigFileConfig c;
+  if (!node["profile"]) return ctx.Error(node, "config.profile", "is required");
+  auto profile = GetString(ctx, node["profile"], "config.profile");
+  if (!profile.ok()) return profile.status();
+  if (Status s = ValidateName(*profile, "profile"); !s.ok()) {
+    return ctx.Error(node["profile"], "config.profile", s.message());
+  }
+  c.profile = *profile;
+  if (!node["file"]) return ctx.Error(node, "config.file", "is required");
+  auto file = GetString(ctx, node["file"], "config.file");
+  if (!file.ok()) return file.status();
+  auto format = ConfigFileFormatForPath(*file);
+  if (!format.ok()) return ctx.Error(node["file"], "config.file", format.status().message());
+  c.file = *file;
+  c.format = *format;
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+Status ReadToken(const ErrorContext& ctx, const YAML::Node& node, std::string* token) {
+  auto path = GetString(ctx, node, "token_file");
+  if (!path.ok()) return path.status();
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) {
+    return ctx.Error(node, "token_file",
+                     "cannot read '" + *path + "': " + std::string(std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  *token = std::string(Trim(text));
+  if (token->empty()) return ctx.Error(node, "token_file", "'" + *path + "' is empty");
+  return Status::Ok();
+}
+
+Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
+                          std::string_view hostname) {
+  HIVE_RETURN_IF_ERROR(
+      CheckMap(ctx, root, "",
+               {"service", "instance", "address", "port", "control_plane", "token_file",
+                "heartbeat_interval", "health", "logs", "metrics", "config", "spool"}));
+  if (root["metrics"]) {
+    return ctx.Error(KeyNode(root, "metrics"), "metrics",
+                     std::string("metrics scraping") + std::string(kNotYet));
+  }
+  AgentConfig c;
+  for (const char* required : {"service", "port", "control_plane"}) {
+    if (!root[required]) return ctx.Error(root, required, "is required");
+  }
+  auto service = GetString(ctx, root["service"], "service");
+  if (!service.ok()) return service.status();
+  if (Status s = ValidateName(*service, "service"); !s.ok()) {
+    return ctx.Error(root["service"], "service", s.message());
+  }
+  c.service = *service;
+  auto port = GetPort(ctx, root["port"], "port");
+  if (!port.ok()) return port.status();
+  c.port = *port;
+  if (root["instance"]) {
+    auto inst = GetString(ctx, root["instance"], "instance");
+    if (!inst.ok()) return inst.status();
+    if (Status s = ValidateName(*inst, "instance"); !s.ok()) {
+      return ctx.Error(root["instance"], "instance", s.message());
+    }
+    c.instance = *inst;
+  } else {
+    c.instance = NameFromHostname(hostname.empty() ? MachineHostname() : std::string(hostname)) +
+                 "-" + std::to_string(c.port);
+  }
+  if (root["address"]) {
+    auto a = GetString(ctx, root["address"], "address");
+    if (!a.ok()) return a.status();
+    if (a->empty()) return ctx.Error(root["address"], "address", "must not be empty");
+    c.address = *a;
+  }
+  HIVE_RETURN_IF_ERROR(CheckControlPlane(ctx, root["control_plane"], &c.control_plane));
+  if (root["token_file"]) HIVE_RETURN_IF_ERROR(ReadToken(ctx, root["token_file"], &c.token));
+  if (root["heartbeat_interval"]) {
+    auto d = GetDuration(ctx, root["heartbeat_interval"], "heartbeat_interval");
+    if (!d.ok()) return d.status();
+    c.heartbeat_interval = *d;
+  }
+  if (root["health"]) HIVE_RETURN_IF_ERROR(ParseHealth(ctx, root["health"], &c.health));
+  if (root["logs"]) HIVE_RETURN_IF_ERROR(ParseLogs(ctx, root["logs"], &c.logs));
+  if (root["config"]) HIVE_RETURN_IF_ERROR(ParseConfigSection(ctx, root["config"], &c.config));
+  c.spool_dir = "/var/lib/hive-agent/" + c.instance;
+  if (const YAML::Node spool = root["spool"]) {
+    HIVE_RETURN_IF_ERROR(CheckMap(ctx, spool, "spool", {"dir", "max_bytes"}));
+    if (spool["max_bytes"]) {
+      return ctx.Error(spool["max_bytes"], "spool.max_bytes",
+                       std::string("max_bytes") + std::string(kNotYet));
+    }
+    if (spool["dir"]) {
+      auto d = GetString(ctx, spool["dir"], "spool.dir");
+      if (!d.ok()) return d.status();
+      if (d->empty()) return ctx.Error(spool["dir"], "spool.dir", "must not be empty");
+      c.spool_dir = *d;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<ConfigFileFormat> ConfigFileFormatForPath(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (name == ".env") return ConfigFileFormat::kEnv;
+  const size_t dot = name.rfind('.');
+  const std::string_view ext = dot == std::string_view::npos ? "" : name.substr(dot);
+  if (ext == ".json") return ConfigFileFormat::kJson;
+  if (ext == ".yaml" || ext == ".yml") return ConfigFileFormat::kYaml;
+  if (ext == ".properties") return ConfigFileFormat::kProperties;
+  if (ext == ".env") return ConfigFileFormat::kEnv;
+  return Status::InvalidArgument("cannot tell the format of '" + std::string(path) +
+                                 "': use a .json, .yaml, .yml, .properties or .env file");
+}
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view file_name,
+                                     std::string_view hostname) {
+  ErrorContext ctx(file_name);
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    if (!root.IsDefined() || root.IsNull()) {
+      return Status::InvalidArgument(std::string(file_name) + ": the file is empty");
+    }
+    return Build(root, ctx, hostname);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(file_name) + ":" + std::to_string(e.mark.line + 1) +
+                                   ": bad YAML: " + e.msg);
+  }
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::InvalidArgument("cannot read config file '" + path +
+                                   "': " + std::string(std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseAgentConfig(ss.str(), path);
+}
+
+}  // namespace hive::agent

@@ -1,0 +1,207 @@
+#include "fake_control_plane.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "hive/core/http_client.h"
+#include "hive/core/text.h"
+
+namespace hive::agent::testing {
+
+using nlohmann::json;
+
+FakeControlPlane::FakeControlPlane(int port) {
+  HttpServerOptions opts;
+  opts.port = port;
+  opts.worker_threads = 8;
+  opts.access_log = AccessLog::kNone;
+  server_ = std::make_unique<HttpServer>(opts);
+
+  auto record_auth = [this](const HttpRequest& req) {
+    authorizations_.push_back(req.HeaderValue("Authorization").value_or(""));
+  };
+
+  server_->Route("PUT", "/api/v1/services/{service}/instances/{id}", {Access::kAgent},
+                 [this, record_auth](const HttpRequest& req, HttpResponse& res) {
+                   auto body = json::parse(req.body, nullptr, false);
+                   if (!body.is_object()) {
+                     res.SetError(Status::InvalidArgument("body must be a JSON object"));
+                     return;
+                   }
+                   std::lock_guard lock(mu_);
+                   record_auth(req);
+                   body["service"] = req.PathParam("service");
+                   body["id"] = req.PathParam("id");
+                   registrations_.push_back(body);
+                   registered_.insert(std::string(req.PathParam("id")));
+                   res.SetJson(body.dump());
+                 });
+  server_->Route("PUT", "/api/v1/services/{service}/instances/{id}/heartbeat", {Access::kAgent},
+                 [this, record_auth](const HttpRequest& req, HttpResponse& res) {
+                   std::lock_guard lock(mu_);
+                   record_auth(req);
+                   if (!registered_.contains(std::string(req.PathParam("id")))) {
+                     res.SetError(Status::NotFound("instance not registered"));
+                     return;
+                   }
+                   heartbeats_.push_back(json::parse(req.body, nullptr, false));
+                   res.SetJson(json{{"index", heartbeats_.size()}}.dump());
+                 });
+  server_->Route("DELETE", "/api/v1/services/{service}/instances/{id}", {Access::kAgent},
+                 [this](const HttpRequest& req, HttpResponse& res) {
+                   std::lock_guard lock(mu_);
+                   ++deregistrations_;
+                   if (registered_.erase(std::string(req.PathParam("id"))) == 0) {
+                     res.SetError(Status::NotFound("instance not registered"));
+                     return;
+                   }
+                   res.SetJson(R"({"index":1})");
+                 });
+  server_->Route("GET", "/api/v1/config/{app}/{profile}", {Access::kAgent},
+                 [this](const HttpRequest& req, HttpResponse& res) {
+                   std::unique_lock lock(mu_);
+                   ++config_requests_;
+                   if (auto index = req.Query("index")) {
+                     const uint64_t wanted = std::stoull(*index);
+                     auto wait = ParseDuration(req.Query("wait").value_or("30s"));
+                     cv_.wait_for(lock, wait.ok() ? *wait : std::chrono::seconds(30),
+                                  [&] { return shutting_down_ || config_index_ > wanted; });
+                   }
+                   res.SetJson(json{{"app", req.PathParam("app")},
+                                    {"profile", req.PathParam("profile")},
+                                    {"version", config_version_},
+                                    {"index", config_index_},
+                                    {"properties", config_properties_},
+                                    {"sources", json::array()}}
+                                   .dump());
+                 });
+  server_->Route(
+      "POST", "/api/v1/ingest/logs", {Access::kAgent, 64u << 20},
+      [this](const HttpRequest& req, HttpResponse& res) {
+        std::lock_guard lock(mu_);
+        ++ingest_requests_;
+        const std::string id = req.HeaderValue("X-Hive-Batch-Id").value_or("");
+        batch_ids_.push_back(id);
+        if (ingest_status_ != 0) {
+          res.SetJson(ErrorJson(Status::Unavailable("ingest is failing on purpose")),
+                      ingest_status_);
+          return;
+        }
+        std::vector<json> batch;
+        json errors = json::array();
+        int line_no = 0;
+        for (auto line : Split(req.body, '\n')) {
+          if (line.empty()) continue;
+          ++line_no;
+          auto e = json::parse(line, nullptr, false);
+          if (!e.is_object()) {
+            errors.push_back({{"line", line_no}, {"message", "not a JSON object"}});
+          } else if (!reject_message_.empty() && e.value("message", "") == reject_message_) {
+            errors.push_back({{"line", line_no}, {"message", "rejected on purpose"}});
+          } else {
+            batch.push_back(std::move(e));
+          }
+        }
+        if (batch.empty()) {
+          res.SetError(Status::InvalidArgument("no valid line in the batch"));
+          return;
+        }
+        if (accepted_batches_.insert(id).second) {
+          for (auto& e : batch) events_.push_back(std::move(e));
+        }
+        res.SetJson(
+            json{{"accepted", batch.size()}, {"rejected", errors.size()}, {"errors", errors}}
+                .dump());
+      });
+  const Status s = server_->Start();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  // Wait until the accept loop runs: a Stop() that comes earlier would leave
+  // the listening socket open, and tests reuse freed ports.
+  HttpClientOptions o;
+  o.base_url = url();
+  auto client = HttpClient::Create(o);
+  EXPECT_TRUE(client.ok() && WaitFor([&] {
+                auto r = (*client)->Get("/healthz");
+                return r.ok() && r->ok();
+              }));
+}
+
+FakeControlPlane::~FakeControlPlane() {
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+  }
+  cv_.notify_all();
+  server_->Stop();
+}
+
+std::vector<json> FakeControlPlane::registrations() {
+  std::lock_guard lock(mu_);
+  return registrations_;
+}
+std::vector<json> FakeControlPlane::heartbeats() {
+  std::lock_guard lock(mu_);
+  return heartbeats_;
+}
+int FakeControlPlane::deregistrations() {
+  std::lock_guard lock(mu_);
+  return deregistrations_;
+}
+bool FakeControlPlane::registered(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return registered_.contains(id);
+}
+void FakeControlPlane::Forget(const std::string& id) {
+  std::lock_guard lock(mu_);
+  registered_.erase(id);
+}
+std::vector<std::string> FakeControlPlane::authorizations() {
+  std::lock_guard lock(mu_);
+  return authorizations_;
+}
+std::vector<json> FakeControlPlane::events() {
+  std::lock_guard lock(mu_);
+  return events_;
+}
+std::vector<std::string> FakeControlPlane::batch_ids() {
+  std::lock_guard lock(mu_);
+  return batch_ids_;
+}
+int FakeControlPlane::ingest_requests() {
+  std::lock_guard lock(mu_);
+  return ingest_requests_;
+}
+void FakeControlPlane::SetIngestStatus(int status) {
+  std::lock_guard lock(mu_);
+  ingest_status_ = status;
+}
+void FakeControlPlane::RejectMessage(std::string message) {
+  std::lock_guard lock(mu_);
+  reject_message_ = std::move(message);
+}
+void FakeControlPlane::PushConfig(const json& properties) {
+  {
+    std::lock_guard lock(mu_);
+    config_properties_ = properties;
+    ++config_version_;
+    ++config_index_;
+  }
+  cv_.notify_all();
+}
+int FakeControlPlane::config_requests() {
+  std::lock_guard lock(mu_);
+  return config_requests_;
+}
+
+bool FakeControlPlane::WaitFor(const std::function<bool()>& condition,
+                               std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+}  // namespace hive::agent::testing

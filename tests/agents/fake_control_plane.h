@@ -1,0 +1,80 @@
+// FakeControlPlane: the slice of hived's API that hive-agent talks to
+// (registry register/heartbeat/deregister, config GET with blocking
+// queries, POST /api/v1/ingest/logs), served by a real hive::HttpServer on
+// 127.0.0.1 port 0. It answers in the shapes of docs/API.md and records
+// what it receives. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hive/core/http.h"
+
+namespace hive::agent::testing {
+
+class FakeControlPlane {
+ public:
+  // `port` 0 picks a free port.
+  explicit FakeControlPlane(int port = 0);
+  ~FakeControlPlane();
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+  int port() const { return server_->port(); }
+
+  // Registry.
+  std::vector<nlohmann::json> registrations();  // PUT bodies, in order
+  std::vector<nlohmann::json> heartbeats();     // heartbeat bodies, in order
+  int deregistrations();
+  bool registered(const std::string& id);
+  // The registry loses the instance: its next heartbeat answers 404.
+  void Forget(const std::string& id);
+  std::vector<std::string> authorizations();  // Authorization headers seen
+
+  // Collector.
+  std::vector<nlohmann::json> events();  // accepted events, deduplicated by batch id
+  std::vector<std::string> batch_ids();  // X-Hive-Batch-Id of every request
+  int ingest_requests();
+  // 0: accept; otherwise answer every ingest with this HTTP status.
+  void SetIngestStatus(int status);
+  // Rejects lines whose message equals `message` one by one (in "errors").
+  void RejectMessage(std::string message);
+
+  // Config store: a new version of {app}/{profile}.
+  void PushConfig(const nlohmann::json& properties);
+  int config_requests();
+
+  // Polls `condition` until it holds or `timeout` passes.
+  static bool WaitFor(const std::function<bool()>& condition,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutting_down_ = false;
+  std::vector<nlohmann::json> registrations_;
+  std::vector<nlohmann::json> heartbeats_;
+  std::vector<std::string> authorizations_;
+  int deregistrations_ = 0;
+  std::set<std::string> registered_;
+  std::vector<nlohmann::json> events_;
+  std::vector<std::string> batch_ids_;
+  std::set<std::string> accepted_batches_;
+  int ingest_requests_ = 0;
+  int ingest_status_ = 0;
+  std::string reject_message_;
+  nlohmann::json config_properties_ = nlohmann::json::object();
+  int64_t config_version_ = 0;
+  uint64_t config_index_ = 1;
+  int config_requests_ = 0;
+};
+
+}  // namespace hive::agent::testing

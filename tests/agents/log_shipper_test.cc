@@ -1,0 +1,200 @@
+#include "hive/agent/log_shipper.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fake_control_plane.h"
+#include "hive/agent/tailer.h"
+#include "hive/core/log.h"
+#include "temp_dir.h"
+
+namespace hive::agent {
+namespace {
+
+using nlohmann::json;
+using testing::AppendFile;
+using testing::FakeControlPlane;
+using testing::TempDir;
+
+class LogShipperTest : public ::testing::Test {
+ protected:
+  void SetUp() override { log::SetLevel(log::Level::kError); }
+
+  AgentConfig Config() {
+    AgentConfig c;
+    c.service = "orders";
+    c.instance = "orders-1";
+    c.control_plane = fake_.url();
+    c.logs = {{dir_ / "*.log"}};
+    c.spool_dir = dir_ / "spool";
+    return c;
+  }
+
+  static AgentOptions Options() {
+    AgentOptions o;
+    o.poll_interval = std::chrono::milliseconds(20);
+    o.batch_linger = std::chrono::milliseconds(20);
+    o.retry_initial = std::chrono::milliseconds(20);
+    o.retry_max = std::chrono::milliseconds(100);
+    o.drain_timeout = std::chrono::milliseconds(300);
+    o.rotate_wait = std::chrono::milliseconds(0);
+    return o;
+  }
+
+  // The offset saved for `path`, or -1.
+  int64_t SavedOffset(const std::string& path) {
+    auto p = PositionStore(dir_ / "spool/positions.json").Load();
+    if (!p.ok()) return -1;
+    for (const auto& f : *p) {
+      if (f.path == path) return static_cast<int64_t>(f.offset);
+    }
+    return -1;
+  }
+
+  std::vector<std::string> Messages() {
+    std::vector<std::string> out;
+    for (const auto& e : fake_.events()) out.push_back(e.value("message", ""));
+    return out;
+  }
+
+  static std::string Line(const std::string& msg) {
+    return json{{"msg", msg}, {"trace_id", "t-" + msg}}.dump() + "\n";
+  }
+
+  TempDir dir_;
+  FakeControlPlane fake_;
+  AgentMetrics metrics_;
+};
+
+TEST_F(LogShipperTest, SavesPositionsAfterAckAndResumesWithoutDuplicates) {
+  const std::string log = dir_ / "app.log";
+  AppendFile(log, Line("l1") + Line("l2") + Line("l3"));
+  {
+    LogShipper shipper(Config(), Options(), metrics_);
+    ASSERT_TRUE(shipper.Start().ok());
+    ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 3; }));
+    const auto size = static_cast<int64_t>(std::filesystem::file_size(log));
+    ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return SavedOffset(log) == size; }));
+    shipper.Stop();
+  }
+  EXPECT_EQ(fake_.events()[0]["trace_id"], "t-l1");
+  EXPECT_EQ(fake_.events()[0]["service"], "orders");
+  EXPECT_EQ(fake_.events()[0]["instance"], "orders-1");
+
+  AppendFile(log, Line("l4") + Line("l5"));
+  LogShipper again(Config(), Options(), metrics_);
+  ASSERT_TRUE(again.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() >= 5; }));
+  again.Stop();
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"l1", "l2", "l3", "l4", "l5"}));
+  EXPECT_EQ(SavedOffset(log), static_cast<int64_t>(std::filesystem::file_size(log)));
+  EXPECT_EQ(metrics_.Read().lines_read, 5u);
+  EXPECT_EQ(metrics_.Read().lines_shipped, 5u);
+}
+
+TEST_F(LogShipperTest, UnacknowledgedLinesAreSentAgainAfterRestart) {
+  const std::string log = dir_ / "app.log";
+  AppendFile(log, Line("a") + Line("b"));
+  fake_.SetIngestStatus(503);
+  {
+    LogShipper shipper(Config(), Options(), metrics_);
+    ASSERT_TRUE(shipper.Start().ok());
+    ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.ingest_requests() >= 3; }));
+    shipper.Stop();
+  }
+  // Every retry carried the same batch id.
+  const auto ids = fake_.batch_ids();
+  ASSERT_GE(ids.size(), 3u);
+  for (const auto& id : ids) EXPECT_EQ(id, ids.front());
+  EXPECT_FALSE(ids.front().empty());
+  EXPECT_GE(metrics_.Read().ship_retries, 2u);
+  EXPECT_LE(SavedOffset(log), 0);
+  EXPECT_TRUE(fake_.events().empty());
+
+  fake_.SetIngestStatus(0);
+  LogShipper again(Config(), Options(), metrics_);
+  ASSERT_TRUE(again.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() >= 2; }));
+  again.Stop();
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(LogShipperTest, ShutdownShipsWhatWasAlreadyRead) {
+  const std::string log = dir_ / "app.log";
+  AppendFile(log, Line("x"));
+  AgentOptions o = Options();
+  o.batch_linger = std::chrono::hours(1);  // only Stop() can send this batch
+  LogShipper shipper(Config(), o, metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return metrics_.Read().lines_read == 1; }));
+  EXPECT_EQ(fake_.ingest_requests(), 0);
+  shipper.Stop();
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(SavedOffset(log), static_cast<int64_t>(std::filesystem::file_size(log)));
+}
+
+TEST_F(LogShipperTest, BatchRefusedAsAWholeGoesToDeadLetterFile) {
+  const std::string log = dir_ / "app.log";
+  AppendFile(log, Line("poison"));
+  fake_.SetIngestStatus(400);
+  LogShipper shipper(Config(), Options(), metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  ASSERT_TRUE(
+      FakeControlPlane::WaitFor([&] { return metrics_.Read().batches_dead_lettered == 1; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor(
+      [&] { return SavedOffset(log) == static_cast<int64_t>(std::filesystem::file_size(log)); }));
+  fake_.SetIngestStatus(0);
+  AppendFile(log, Line("fine"));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 1; }));
+  shipper.Stop();
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"fine"}));
+  const auto dead = json::parse(testing::ReadFile(dir_ / "spool/dead-letter.ndjson"));
+  EXPECT_EQ(dead["message"], "poison");
+  EXPECT_EQ(dead["trace_id"], "t-poison");
+  EXPECT_EQ(fake_.ingest_requests(), 2);
+}
+
+TEST_F(LogShipperTest, CountsLinesRejectedOneByOne) {
+  AppendFile(dir_ / "app.log", Line("good") + Line("bad") + Line("good2"));
+  fake_.RejectMessage("bad");
+  LogShipper shipper(Config(), Options(), metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return metrics_.Read().lines_rejected == 1; }));
+  shipper.Stop();
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"good", "good2"}));
+  EXPECT_EQ(metrics_.Read().lines_shipped, 2u);
+  EXPECT_EQ(fake_.ingest_requests(), 1);
+}
+
+TEST_F(LogShipperTest, SplitsLargeVolumesIntoBatchesInOrder) {
+  std::string lines;
+  for (int i = 0; i < 2500; ++i) lines += Line(std::to_string(i));
+  AppendFile(dir_ / "app.log", lines);
+  LogShipper shipper(Config(), Options(), metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 2500; }));
+  shipper.Stop();
+  const auto msgs = Messages();
+  for (int i = 0; i < 2500; ++i) ASSERT_EQ(msgs[i], std::to_string(i));
+  EXPECT_GE(fake_.ingest_requests(), 3);
+  const auto ids = fake_.batch_ids();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+}
+
+TEST_F(LogShipperTest, FollowsRotationWhileShipping) {
+  const std::string log = dir_ / "app.log";
+  AppendFile(log, Line("before"));
+  LogShipper shipper(Config(), Options(), metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 1; }));
+  AppendFile(log, Line("last-of-old"));
+  ASSERT_EQ(::rename(log.c_str(), (dir_ / "app.log.1").c_str()), 0);
+  AppendFile(log, Line("first-of-new"));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 3; }));
+  shipper.Stop();
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"before", "last-of-old", "first-of-new"}));
+}
+
+}  // namespace
+}  // namespace hive::agent

@@ -1,0 +1,188 @@
+#include "hive/agent/tailer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "temp_dir.h"
+
+namespace hive::agent {
+namespace {
+
+using testing::AppendFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+std::vector<std::string> ReadAll(LogTailer& t, size_t max_lines = 1000) {
+  std::vector<std::string> out;
+  t.ReadLines(max_lines, 1 << 20, [&](std::string_view l) { out.emplace_back(l); });
+  return out;
+}
+
+using Lines = std::vector<std::string>;
+
+FilePosition PositionOf(const std::string& path, uint64_t offset) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0);
+  return {path, st.st_dev, st.st_ino, offset};
+}
+
+TEST(PositionStoreTest, SavesAndLoads) {
+  TempDir dir;
+  PositionStore store(dir / "spool/positions.json");
+  auto empty = store.Load();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  const std::vector<FilePosition> saved = {{"/var/log/a.log", 2049, 77, 1234},
+                                           {"/var/log/b \"x\".log", 2049, 78, 0}};
+  ASSERT_TRUE(store.Save(saved).ok());
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(*loaded, saved);
+  // Atomic replacement leaves no temporary file behind.
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "spool")) {
+    (void)e;
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+}
+
+TEST(PositionStoreTest, CorruptFileIsAnError) {
+  TempDir dir;
+  WriteFile(dir / "positions.json", "{\"files\": [{\"path\": 3}]}");
+  EXPECT_TRUE(PositionStore(dir / "positions.json").Load().status().IsInvalidArgument());
+  WriteFile(dir / "positions.json", "not json");
+  EXPECT_TRUE(PositionStore(dir / "positions.json").Load().status().IsInvalidArgument());
+}
+
+TEST(LogTailerTest, HandsOutCompleteLinesOnly) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "one\ntwo\nthr");
+  LogTailer t({dir / "*.log"}, {}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"one", "two"}));
+  EXPECT_EQ(t.Positions(), (std::vector<FilePosition>{PositionOf(log, 8)}));
+  EXPECT_TRUE(ReadAll(t).empty());
+  AppendFile(log, "ee\nfour\n");
+  EXPECT_EQ(ReadAll(t), (Lines{"three", "four"}));
+  EXPECT_EQ(t.Positions()[0].offset, 19u);
+}
+
+TEST(LogTailerTest, StopsAtTheLineLimitAndContinuesLater) {
+  TempDir dir;
+  WriteFile(dir / "app.log", "1\n2\n3\n4\n5\n");
+  LogTailer t({dir / "app.log"}, {}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t, 2), (Lines{"1", "2"}));
+  EXPECT_EQ(t.Positions()[0].offset, 4u);
+  EXPECT_EQ(ReadAll(t, 2), (Lines{"3", "4"}));
+  EXPECT_EQ(ReadAll(t), (Lines{"5"}));
+}
+
+TEST(LogTailerTest, ResumesFromSavedPositionAndStartsNewFilesAtZero) {
+  TempDir dir;
+  const std::string a = dir / "a.log", b = dir / "b.log";
+  WriteFile(a, "old\nnew\n");
+  WriteFile(b, "b1\n");
+  // A saved position for another inode at b's path does not apply.
+  FilePosition stale = PositionOf(b, 3);
+  stale.ino += 1;
+  LogTailer t({dir / "*.log"}, {PositionOf(a, 4), stale}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"new", "b1"}));
+
+  WriteFile(dir / "c.log", "c1\n");
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"c1"}));
+  EXPECT_EQ(t.open_files(), 3u);
+}
+
+TEST(LogTailerTest, RotationByRenameFinishesTheOldFileFirst) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "1\n2\n");
+  LogTailer t({dir / "*.log"}, {}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"1", "2"}));
+  // Written before the rename but not yet read, plus a last line without newline.
+  AppendFile(log, "3\n4");
+  ASSERT_EQ(::rename(log.c_str(), (dir / "app.log.1").c_str()), 0);
+  WriteFile(log, "5\n6\n");
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"3", "4", "5", "6"}));
+  EXPECT_EQ(t.open_files(), 2u);
+  t.DropFinished();
+  EXPECT_EQ(t.open_files(), 1u);
+  EXPECT_EQ(t.Positions(), (std::vector<FilePosition>{PositionOf(log, 4)}));
+}
+
+TEST(LogTailerTest, RotatedFileKeepsBeingReadDuringRotateWait) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "1\n");
+  LogTailer t({dir / "*.log"}, {}, std::chrono::hours(1));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"1"}));
+  ASSERT_EQ(::rename(log.c_str(), (dir / "app.log.1").c_str()), 0);
+  t.Scan();
+  // The writer has not reopened yet and still appends to the renamed file.
+  AppendFile(dir / "app.log.1", "late\n");
+  EXPECT_EQ(ReadAll(t), (Lines{"late"}));
+  t.DropFinished();
+  EXPECT_EQ(t.open_files(), 1u);
+}
+
+TEST(LogTailerTest, RenameWithinTheGlobKeepsFollowingWithoutDuplicates) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "1\n");
+  LogTailer t({dir / "app.log*"}, {}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"1"}));
+  ASSERT_EQ(::rename(log.c_str(), (dir / "app.log.1").c_str()), 0);
+  WriteFile(log, "2\n");
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"2"}));
+  t.Scan();
+  EXPECT_TRUE(ReadAll(t).empty());
+  EXPECT_EQ(t.open_files(), 2u);
+}
+
+TEST(LogTailerTest, TruncatedFileIsReadFromTheStart) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "first line\nsecond line\n");
+  LogTailer t({log}, {}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"first line", "second line"}));
+  ASSERT_EQ(::truncate(log.c_str(), 0), 0);
+  AppendFile(log, "after\n");
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"after"}));
+  EXPECT_EQ(t.Positions()[0].offset, 6u);
+}
+
+TEST(LogTailerTest, SavedOffsetBeyondTheFileStartsOver) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "short\n");
+  LogTailer t({log}, {PositionOf(log, 1000)}, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"short"}));
+}
+
+TEST(LogTailerTest, CutsOverlongLines) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, std::string(1024 * 1024 + 10, 'x') + "\nnext\n");
+  LogTailer t({log}, {}, std::chrono::seconds(0));
+  t.Scan();
+  std::vector<size_t> sizes;
+  t.ReadLines(10, 10 << 20, [&](std::string_view l) { sizes.push_back(l.size()); });
+  EXPECT_EQ(sizes, (std::vector<size_t>{1024 * 1024, 10, 4}));
+}
+
+}  // namespace
+}  // namespace hive::agent
