@@ -52,7 +52,7 @@ TEST(EndToEndTest, AgentRegistersShipsLogsAppliesConfigAndDeregisters) {
             "address: 127.0.0.1\n"
             "port: " << service_port << "\n"
             "control_plane: " << hived.url() << "\n"
-            "heartbeat_interval: 200ms\n"
+            "heartbeat_interval: 1s\n"
             "health:\n"
             "  http: http://127.0.0.1:" << service_port << "/health\n"
             "  interval: 200ms\n"
@@ -129,6 +129,8 @@ TEST(EndToEndTest, AgentRegistersShipsLogsAppliesConfigAndDeregisters) {
   EXPECT_TRUE(after.is_object() && after["instances"].empty()) << after.dump();
 
   EXPECT_EQ(service.Signal(SIGTERM, seconds(10)), 0);
+  api.reset();  // an idle keep-alive connection would hold hived's shutdown until it times out
+  svc.reset();
   EXPECT_EQ(hived.process().Signal(SIGTERM, seconds(15)), 0) << hived.process().Stderr();
 }
 

@@ -78,6 +78,7 @@ TEST(HivedTest, GarbageGetsJsonErrorsAndHivedKeepsServing) {
   json services = json::parse(c->Get("/api/v1/services")->body);
   EXPECT_TRUE(services["services"].empty()) << services.dump();
   EXPECT_EQ(c->Get("/readyz")->status, 200);
+  c.reset();  // an idle keep-alive connection would hold hived's shutdown until it times out
   EXPECT_EQ(hived.process().Signal(SIGTERM, seconds(15)), 0) << hived.process().Stderr();
 }
 
@@ -96,6 +97,7 @@ TEST(HivedTest, ServesDashboardMetricsAndHealth) {
   EXPECT_NE(m->body.find("hive_registry_"), std::string::npos);
   EXPECT_NE(m->body.find("hive_collector_"), std::string::npos);
   EXPECT_NE(m->body.find("hive_config_"), std::string::npos);
+  c.reset();
   EXPECT_EQ(hived.process().Signal(SIGINT, seconds(15)), 0);
 }
 
