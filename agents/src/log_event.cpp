@@ -46,19 +46,6 @@ bool FindAlias(std::string_view key, int* group, int* index) {
   return false;
 }
 
-void AppendDouble(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  std::string_view s(buf, static_cast<size_t>(p - buf));
-  out += s;
-  // Keep it a float for readers that type by spelling (1.0 stays 1.0, not 1).
-  if (s.find_first_of(".eE") == std::string_view::npos) out += ".0";
-}
-
 // The value as JSON text for attrs; nullopt for null (dropped).
 std::optional<std::string> AttrJson(element v) {
   std::string out;
@@ -73,7 +60,7 @@ std::optional<std::string> AttrJson(element v) {
       out = std::to_string(v.get_uint64().value_unsafe());
       break;
     case element_type::DOUBLE:
-      AppendDouble(out, v.get_double().value_unsafe());
+      AppendJsonNumber(out, v.get_double().value_unsafe());
       break;
     case element_type::BOOL:
       out = v.get_bool().value_unsafe() ? "true" : "false";

@@ -9,18 +9,6 @@
 namespace hive::agent {
 namespace {
 
-void AppendDouble(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  std::string_view s(buf, static_cast<size_t>(p - buf));
-  out += s;
-  if (s.find_first_of(".eE") == std::string_view::npos) out += ".0";
-}
-
 // The value as JSON (also valid YAML flow syntax).
 void AppendJsonValue(std::string& out, const PropertyValue& v) {
   std::visit(
@@ -33,7 +21,7 @@ void AppendJsonValue(std::string& out, const PropertyValue& v) {
         else if constexpr (std::is_same_v<T, int64_t>)
           out += std::to_string(x);
         else if constexpr (std::is_same_v<T, double>)
-          AppendDouble(out, x);
+          AppendJsonNumber(out, x);
         else if constexpr (std::is_same_v<T, std::string>)
           AppendJsonString(out, x);
         else

@@ -20,16 +20,6 @@ bool EqualsLower(std::string_view text, std::string_view lower) {
   return true;
 }
 
-void AppendNumber(std::string& out, double d) {
-  if (!std::isfinite(d)) {
-    out += "null";
-    return;
-  }
-  std::array<char, 32> buf;
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
-  out.append(buf.data(), end);
-}
-
 }  // namespace
 
 std::string_view LogLevelName(LogLevel level) {
@@ -93,7 +83,7 @@ void AppendEventJson(std::string& out, const LogEvent& e) {
     } else if (const auto* i = std::get_if<int64_t>(&value)) {
       out += std::to_string(*i);
     } else if (const auto* d = std::get_if<double>(&value)) {
-      AppendNumber(out, *d);
+      AppendJsonNumber(out, *d);
     } else {
       out += std::get<bool>(value) ? "true" : "false";
     }

@@ -92,11 +92,8 @@ Status Flatten(const json& value, const std::string& key, Properties& out) {
 
 Value Value::Double(double d) {
   if (!std::isfinite(d)) return Null();
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-  std::string text(buf, ec == std::errc() ? end : buf);
-  // Keep a double recognisably fractional, as JSON serializers print it.
-  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  std::string text;
+  AppendJsonNumber(text, d);
   return Value(ValueType::kNumber, std::move(text));
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace hive {
 namespace {
 
@@ -65,6 +67,18 @@ TEST(JsonStringTest, EscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonString(std::string("\x01", 1)), R"("\u0001")");
   EXPECT_EQ(JsonString("h\xC3\xA9"), "\"h\xC3\xA9\"");
   EXPECT_EQ(JsonString("bad\xFF"), "\"bad\xEF\xBF\xBD\"");
+}
+
+TEST(JsonNumberTest, ShortestAndRecognisablyFractional) {
+  std::string out;
+  AppendJsonNumber(out, 0.3);
+  out += ',';
+  AppendJsonNumber(out, 2.0);
+  out += ',';
+  AppendJsonNumber(out, 1e300);
+  out += ',';
+  AppendJsonNumber(out, std::nan(""));
+  EXPECT_EQ(out, "0.3,2.0,1e+300,null");
 }
 
 TEST(NameTest, FollowsTheRule) {

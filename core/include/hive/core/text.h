@@ -37,6 +37,10 @@ Result<TimePoint> ParseRfc3339(std::string_view text);
 void AppendJsonString(std::string& out, std::string_view s);
 std::string JsonString(std::string_view s);
 
+// Appends `v` as a JSON number in its shortest round-trip spelling, keeping
+// it recognisably fractional (1.0, not 1). Non-finite values become null.
+void AppendJsonNumber(std::string& out, double v);
+
 // Services, instances, applications and profiles share one rule:
 // ^[a-z0-9][a-z0-9._-]{0,62}$. `what` names the thing in the error message.
 Status ValidateName(std::string_view name, std::string_view what);
