@@ -7,9 +7,9 @@
 // joins them in Stop(). Shutdown order: wake blocked watchers, stop accepting
 // and finish in-flight requests, then drain the collector so everything
 // acknowledged is on disk.
-#include <CLI/CLI.hpp>
 #include <prometheus/registry.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -40,8 +40,9 @@ int main(int argc, char** argv) {
   hive::BlockTerminationSignals();
   hive::log::SetProcessName("hived");
 
-  CLI::App app{"hived — the hive control plane: service registry, config store, log/trace "
-               "collector and dashboard on one port."};
+  CLI::App app{
+      "hived — the hive control plane: service registry, config store, log/trace "
+      "collector and dashboard on one port."};
   std::string listen = "127.0.0.1:7070";
   std::string data_dir = "./hive-data";
   std::string roles_flag = "registry,config,collector,dashboard";
@@ -83,9 +84,12 @@ int main(int argc, char** argv) {
     std::cerr << "hived: --listen: " << s.message() << "\n";
     return kUsageError;
   }
-  if (access_log == "all") http.access_log = hive::AccessLog::kAll;
-  else if (access_log == "errors") http.access_log = hive::AccessLog::kErrors;
-  else if (access_log == "none") http.access_log = hive::AccessLog::kNone;
+  if (access_log == "all")
+    http.access_log = hive::AccessLog::kAll;
+  else if (access_log == "errors")
+    http.access_log = hive::AccessLog::kErrors;
+  else if (access_log == "none")
+    http.access_log = hive::AccessLog::kNone;
   else {
     std::cerr << "hived: --access-log must be all, errors or none\n";
     return kUsageError;

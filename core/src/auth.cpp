@@ -36,10 +36,14 @@ Result<std::string> HexDecode(std::string_view hex) {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kAgent: return "agent";
-    case Role::kReader: return "reader";
-    case Role::kOperator: return "operator";
-    case Role::kAdmin: return "admin";
+    case Role::kAgent:
+      return "agent";
+    case Role::kReader:
+      return "reader";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
   }
   return "reader";
 }
@@ -56,10 +60,14 @@ Result<Role> ParseRole(std::string_view name) {
 bool RoleAllows(Role role, Access access) {
   switch (access) {
     case Access::kPublic:
-    case Access::kRead: return true;
-    case Access::kAgent: return role != Role::kReader;
-    case Access::kOperate: return role == Role::kOperator || role == Role::kAdmin;
-    case Access::kAdmin: return role == Role::kAdmin;
+    case Access::kRead:
+      return true;
+    case Access::kAgent:
+      return role != Role::kReader;
+    case Access::kOperate:
+      return role == Role::kOperator || role == Role::kAdmin;
+    case Access::kAdmin:
+      return role == Role::kAdmin;
   }
   return false;
 }
@@ -116,9 +124,12 @@ Result<TokenAuthenticator> TokenAuthenticator::LoadFile(const std::string& path)
       auto role = ParseRole(t["role"].as<std::string>());
       if (!role.ok()) return role.status().WithContext(where + " (" + name + ")");
       Status s;
-      if (t["token"]) s = auth.Add(name, *role, t["token"].as<std::string>());
-      else if (t["sha256"]) s = auth.AddSha256(name, *role, t["sha256"].as<std::string>());
-      else return Status::InvalidArgument(where + " (" + name + "): needs 'token' or 'sha256'");
+      if (t["token"])
+        s = auth.Add(name, *role, t["token"].as<std::string>());
+      else if (t["sha256"])
+        s = auth.AddSha256(name, *role, t["sha256"].as<std::string>());
+      else
+        return Status::InvalidArgument(where + " (" + name + "): needs 'token' or 'sha256'");
       if (!s.ok()) return s.WithContext(where);
     } catch (const YAML::Exception& e) {
       return Status::InvalidArgument(where + ": " + e.what());

@@ -1,9 +1,9 @@
+#include "hive/core/http_client.h"
+
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
-
-#include "hive/core/http_client.h"
+#include <nlohmann/json.hpp>
 
 namespace hive {
 namespace {
@@ -49,7 +49,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options
   } else {
     host = std::string(url);
   }
-  if (host.empty()) return Status::InvalidArgument("address '" + options.base_url + "' has no host");
+  if (host.empty())
+    return Status::InvalidArgument("address '" + options.base_url + "' has no host");
   std::unique_ptr<HttpClient> c(new HttpClient(std::move(options)));
   c->impl_ = std::make_unique<Impl>(host, port);
   auto& hc = c->impl_->client;
@@ -129,22 +130,32 @@ Status StatusFromResponse(const HttpClientResponse& response) {
   std::string message = "HTTP " + std::to_string(response.status);
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
     const auto& e = j["error"];
-    if (e.contains("message") && e["message"].is_string()) message = e["message"].get<std::string>();
+    if (e.contains("message") && e["message"].is_string())
+      message = e["message"].get<std::string>();
   } else if (!response.body.empty()) {
     message += ": " + response.body.substr(0, 200);
   }
   switch (response.status) {
-    case 400: return Status::InvalidArgument(message);
-    case 401: return Status::Unauthenticated(message);
-    case 403: return Status::PermissionDenied(message);
-    case 404: return Status::NotFound(message);
-    case 409: return Status::Aborted(message);
-    case 413: return Status::TooLarge(message);
-    case 429: return Status::ResourceExhausted(message);
+    case 400:
+      return Status::InvalidArgument(message);
+    case 401:
+      return Status::Unauthenticated(message);
+    case 403:
+      return Status::PermissionDenied(message);
+    case 404:
+      return Status::NotFound(message);
+    case 409:
+      return Status::Aborted(message);
+    case 413:
+      return Status::TooLarge(message);
+    case 429:
+      return Status::ResourceExhausted(message);
     case 502:
     case 503:
-    case 504: return Status::Unavailable(message);
-    default: return Status::Internal(message);
+    case 504:
+      return Status::Unavailable(message);
+    default:
+      return Status::Internal(message);
   }
 }
 

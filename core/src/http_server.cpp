@@ -97,18 +97,30 @@ class SinkAdapter final : public StreamSink {
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kFailedPrecondition: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kAborted: return 409;
-    case StatusCode::kTooLarge: return 413;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kAborted:
+      return 409;
+    case StatusCode::kTooLarge:
+      return 413;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -122,9 +134,7 @@ std::string ErrorJson(const Status& status) {
   return out;
 }
 
-void HttpResponse::SetError(const Status& s) {
-  SetJson(ErrorJson(s), HttpStatusFor(s.code()));
-}
+void HttpResponse::SetError(const Status& s) { SetJson(ErrorJson(s), HttpStatusFor(s.code())); }
 
 std::string_view HttpRequest::PathParam(std::string_view name) const {
   for (const auto& [k, v] : path_params) {
@@ -191,25 +201,27 @@ HttpServer::HttpServer(HttpServerOptions options)
                            .Add({});
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-  impl_->unmatched.latency = &impl_->latency->Add({{"route", "unmatched"}, {"method", "any"}}, kBuckets);
+  impl_->unmatched.latency =
+      &impl_->latency->Add({{"route", "unmatched"}, {"method", "any"}}, kBuckets);
 
-  Route("GET", "/healthz", {Access::kPublic}, [](const HttpRequest&, HttpResponse& res) {
-    res.SetJson(R"({"status":"ok"})");
-  });
-  Route("GET", "/readyz", {Access::kPublic}, [impl = impl_.get()](const HttpRequest&, HttpResponse& res) {
-    Status s = impl->readiness ? impl->readiness() : Status::Ok();
-    if (s.ok()) {
-      res.SetJson(R"({"status":"ready"})");
-    } else {
-      res.SetError(Status::Unavailable(s.message()));
-    }
-  });
-  Route("GET", "/metrics", {Access::kRead}, [reg = options_.metrics](const HttpRequest&, HttpResponse& res) {
-    auto families = reg->Collect();
-    for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
-    res.body = prometheus::TextSerializer().Serialize(families);
-    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  });
+  Route("GET", "/healthz", {Access::kPublic},
+        [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"status":"ok"})"); });
+  Route("GET", "/readyz", {Access::kPublic},
+        [impl = impl_.get()](const HttpRequest&, HttpResponse& res) {
+          Status s = impl->readiness ? impl->readiness() : Status::Ok();
+          if (s.ok()) {
+            res.SetJson(R"({"status":"ready"})");
+          } else {
+            res.SetError(Status::Unavailable(s.message()));
+          }
+        });
+  Route("GET", "/metrics", {Access::kRead},
+        [reg = options_.metrics](const HttpRequest&, HttpResponse& res) {
+          auto families = reg->Collect();
+          for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
+          res.body = prometheus::TextSerializer().Serialize(families);
+          res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        });
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -279,7 +291,8 @@ Status HttpServer::Listen() {
       std::lock_guard lock(m.mu);
       auto it = m.by_code.find(code);
       if (it == m.by_code.end()) {
-        c = &impl.requests->Add({{"route", route}, {"method", method}, {"code", std::to_string(code)}});
+        c = &impl.requests->Add(
+            {{"route", route}, {"method", method}, {"code", std::to_string(code)}});
         m.by_code.emplace(code, c);
       } else {
         c = it->second;
@@ -322,7 +335,8 @@ Status HttpServer::Listen() {
     auto respond = [&] {
       if (route == nullptr) {
         if (other_method) {
-          res.SetError(Status::InvalidArgument("method " + req.method + " is not allowed on " + req.path));
+          res.SetError(
+              Status::InvalidArgument("method " + req.method + " is not allowed on " + req.path));
           res.status = 405;
         } else {
           res.SetError(Status::NotFound("no route for " + req.method + " " + req.path));
@@ -333,11 +347,13 @@ Status HttpServer::Listen() {
       if (route->options.access != Access::kPublic && options_.auth) {
         auto authz = req.HeaderValue("Authorization");
         std::string_view token;
-        if (authz && authz->size() > 7 && EqualsIgnoreCase(std::string_view(*authz).substr(0, 7), "Bearer ")) {
+        if (authz && authz->size() > 7 &&
+            EqualsIgnoreCase(std::string_view(*authz).substr(0, 7), "Bearer ")) {
           token = Trim(std::string_view(*authz).substr(7));
         }
         if (token.empty()) {
-          res.SetError(Status::Unauthenticated("missing bearer token (Authorization: Bearer <token>)"));
+          res.SetError(
+              Status::Unauthenticated("missing bearer token (Authorization: Bearer <token>)"));
           res.SetHeader("WWW-Authenticate", "Bearer");
           return;
         }
@@ -349,7 +365,8 @@ Status HttpServer::Listen() {
         }
         req.principal = std::move(*principal);
         if (!RoleAllows(req.principal.role, route->options.access)) {
-          res.SetError(Status::PermissionDenied("role " + std::string(RoleName(req.principal.role)) +
+          res.SetError(Status::PermissionDenied("role " +
+                                                std::string(RoleName(req.principal.role)) +
                                                 " may not " + req.method + " " + req.path));
           return;
         }
@@ -365,8 +382,8 @@ Status HttpServer::Listen() {
             return;
           }
         }
-        const size_t limit = route->options.max_body_bytes ? route->options.max_body_bytes
-                                                           : options_.max_body_bytes;
+        const size_t limit =
+            route->options.max_body_bytes ? route->options.max_body_bytes : options_.max_body_bytes;
         bool too_large = false;
         bool read_ok = (*reader)([&](const char* data, size_t len) {
           if (req.body.size() + len > limit) {
@@ -385,7 +402,8 @@ Status HttpServer::Listen() {
           return;
         }
         if (!read_ok) {
-          res.SetError(Status::InvalidArgument("could not read the request body (bad encoding or framing)"));
+          res.SetError(
+              Status::InvalidArgument("could not read the request body (bad encoding or framing)"));
           res.SetHeader("Connection", "close");
           return;
         }
@@ -394,7 +412,8 @@ Status HttpServer::Listen() {
         route->handler(req, res);
       } catch (const std::exception& e) {
         impl.exceptions->Increment();
-        log::Error("handler threw", {{"route", route->pattern}, {"method", req.method}, {"what", e.what()}});
+        log::Error("handler threw",
+                   {{"route", route->pattern}, {"method", req.method}, {"what", e.what()}});
         res = HttpResponse();
         res.SetError(Status::Internal("internal error while handling " + route->pattern));
       } catch (...) {
@@ -450,7 +469,9 @@ Status HttpServer::Listen() {
     }
   };
 
-  auto plain = [dispatch](const httplib::Request& q, httplib::Response& r) { dispatch(q, r, nullptr); };
+  auto plain = [dispatch](const httplib::Request& q, httplib::Response& r) {
+    dispatch(q, r, nullptr);
+  };
   auto with_body = [dispatch](const httplib::Request& q, httplib::Response& r,
                               const httplib::ContentReader& reader) { dispatch(q, r, &reader); };
   impl.server.Get(".*", plain);
@@ -462,23 +483,26 @@ Status HttpServer::Listen() {
 
   // Requests httplib rejects before routing (over-long bodies by
   // Content-Length, malformed request lines) still get a JSON error body.
-  impl.server.set_error_handler([&impl, count](const httplib::Request& req, httplib::Response& res) {
+  impl.server.set_error_handler([&impl, count](const httplib::Request& req,
+                                               httplib::Response& res) {
     if (!res.body.empty()) return;
-    Status s = res.status == 413 ? Status::TooLarge("request body is over the server's limit")
+    Status s = res.status == 413   ? Status::TooLarge("request body is over the server's limit")
                : res.status == 404 ? Status::NotFound("no route for " + req.method + " " + req.path)
                                    : Status::InvalidArgument("bad request");
     res.set_content(ErrorJson(s), "application/json");
-    if (res.status == 413 || res.status == 400) count(impl.unmatched, "unmatched", "any", res.status, 0);
+    if (res.status == 413 || res.status == 400)
+      count(impl.unmatched, "unmatched", "any", res.status, 0);
   });
-  impl.server.set_exception_handler([&impl](const httplib::Request&, httplib::Response& res,
-                                            std::exception_ptr) {
-    impl.exceptions->Increment();
-    res.status = 500;
-    res.set_content(ErrorJson(Status::Internal("internal error")), "application/json");
-  });
+  impl.server.set_exception_handler(
+      [&impl](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        impl.exceptions->Increment();
+        res.status = 500;
+        res.set_content(ErrorJson(Status::Internal("internal error")), "application/json");
+      });
 
-  const int bound = opts.port == 0 ? impl.server.bind_to_any_port(opts.host)
-                                   : (impl.server.bind_to_port(opts.host, opts.port) ? opts.port : -1);
+  const int bound = opts.port == 0
+                        ? impl.server.bind_to_any_port(opts.host)
+                        : (impl.server.bind_to_port(opts.host, opts.port) ? opts.port : -1);
   if (bound <= 0) {
     return Status::Unavailable("cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
                                " (address in use or not available)");

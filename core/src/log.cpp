@@ -17,10 +17,14 @@ std::string g_process_name;  // guarded by g_name_mu for writes; read after star
 
 std::string_view LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -31,11 +35,16 @@ void SetLevel(Level level) { g_level.store(static_cast<int>(level)); }
 Level GetLevel() { return static_cast<Level>(g_level.load()); }
 
 bool ParseLevel(std::string_view name, Level* level) {
-  if (name == "debug") *level = Level::kDebug;
-  else if (name == "info") *level = Level::kInfo;
-  else if (name == "warn" || name == "warning") *level = Level::kWarn;
-  else if (name == "error") *level = Level::kError;
-  else return false;
+  if (name == "debug")
+    *level = Level::kDebug;
+  else if (name == "info")
+    *level = Level::kInfo;
+  else if (name == "warn" || name == "warning")
+    *level = Level::kWarn;
+  else if (name == "error")
+    *level = Level::kError;
+  else
+    return false;
   return true;
 }
 

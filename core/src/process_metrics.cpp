@@ -54,9 +54,11 @@ class ProcessCollector {
     double utime = std::stod(fields[11]), stime = std::stod(fields[12]);
     double start = std::stod(fields[19]);
     double vsize = std::stod(fields[20]), rss = std::stod(fields[21]);
-    out.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+    out.push_back(Gauge("process_cpu_seconds_total",
+                        "Total user and system CPU time spent in seconds.",
                         (utime + stime) / ticks_, prometheus::MetricType::Counter));
-    out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", rss * page_));
+    out.push_back(
+        Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", rss * page_));
     out.push_back(Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", vsize));
     out.push_back(Gauge("process_start_time_seconds",
                         "Start time of the process since unix epoch in seconds.",

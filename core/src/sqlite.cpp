@@ -29,11 +29,11 @@ Statement::~Statement() {
   if (stmt_) sqlite3_finalize(S(stmt_));
 }
 
-#define HIVE_SQLITE_BIND(call)                                                \
-  do {                                                                        \
-    if (int rc = (call); rc != SQLITE_OK && bind_error_.ok()) {               \
+#define HIVE_SQLITE_BIND(call)                                                           \
+  do {                                                                                   \
+    if (int rc = (call); rc != SQLITE_OK && bind_error_.ok()) {                          \
       bind_error_ = Status::Internal(std::string("sqlite bind: ") + sqlite3_errstr(rc)); \
-    }                                                                         \
+    }                                                                                    \
   } while (0)
 
 Statement& Statement::Bind(int i, int64_t v) {
@@ -45,7 +45,8 @@ Statement& Statement::Bind(int i, double v) {
   return *this;
 }
 Statement& Statement::Bind(int i, std::string_view v) {
-  HIVE_SQLITE_BIND(sqlite3_bind_text64(S(stmt_), i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  HIVE_SQLITE_BIND(
+      sqlite3_bind_text64(S(stmt_), i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   return *this;
 }
 Statement& Statement::BindBlob(int i, std::string_view v) {
@@ -94,12 +95,14 @@ std::string Statement::ColumnBlob(int c) const {
   int n = sqlite3_column_bytes(S(stmt_), c);
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
-bool Statement::ColumnIsNull(int c) const { return sqlite3_column_type(S(stmt_), c) == SQLITE_NULL; }
+bool Statement::ColumnIsNull(int c) const {
+  return sqlite3_column_type(S(stmt_), c) == SQLITE_NULL;
+}
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, SqliteOptions options) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);

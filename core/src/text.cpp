@@ -60,20 +60,27 @@ Result<Duration> ParseDuration(std::string_view text) {
     while (i < s.size() && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) ++i;
     std::string_view unit = s.substr(unit_start, i - unit_start);
     double ns_per_unit;
-    if (unit == "ns") ns_per_unit = 1;
-    else if (unit == "us" || unit == "µs") ns_per_unit = 1e3;
-    else if (unit == "ms") ns_per_unit = 1e6;
-    else if (unit == "s") ns_per_unit = 1e9;
-    else if (unit == "m") ns_per_unit = 60e9;
-    else if (unit == "h") ns_per_unit = 3600e9;
-    else if (unit == "d") ns_per_unit = 86400e9;
+    if (unit == "ns")
+      ns_per_unit = 1;
+    else if (unit == "us" || unit == "µs")
+      ns_per_unit = 1e3;
+    else if (unit == "ms")
+      ns_per_unit = 1e6;
+    else if (unit == "s")
+      ns_per_unit = 1e9;
+    else if (unit == "m")
+      ns_per_unit = 60e9;
+    else if (unit == "h")
+      ns_per_unit = 3600e9;
+    else if (unit == "d")
+      ns_per_unit = 86400e9;
     else {
-      return Status::InvalidArgument("bad duration '" + std::string(text) +
-                                     "': unknown unit '" + std::string(unit) +
-                                     "' (use ns, us, ms, s, m, h or d)");
+      return Status::InvalidArgument("bad duration '" + std::string(text) + "': unknown unit '" +
+                                     std::string(unit) + "' (use ns, us, ms, s, m, h or d)");
     }
     double ns = value * ns_per_unit;
-    if (ns > 9.2e18) return Status::InvalidArgument("duration '" + std::string(text) + "' is too long");
+    if (ns > 9.2e18)
+      return Status::InvalidArgument("duration '" + std::string(text) + "' is too long");
     total += Duration(static_cast<int64_t>(ns));
   }
   return total;
@@ -124,20 +131,30 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   }
   std::string_view unit = Trim(s.substr(i));
   uint64_t mult;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KiB" || unit == "Ki") mult = 1ull << 10;
-  else if (unit == "MiB" || unit == "Mi") mult = 1ull << 20;
-  else if (unit == "GiB" || unit == "Gi") mult = 1ull << 30;
-  else if (unit == "TiB" || unit == "Ti") mult = 1ull << 40;
-  else if (unit == "KB" || unit == "kB" || unit == "K" || unit == "k") mult = 1000;
-  else if (unit == "MB" || unit == "M") mult = 1000'000;
-  else if (unit == "GB" || unit == "G") mult = 1000'000'000;
-  else if (unit == "TB" || unit == "T") mult = 1000'000'000'000;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB" || unit == "Ki")
+    mult = 1ull << 10;
+  else if (unit == "MiB" || unit == "Mi")
+    mult = 1ull << 20;
+  else if (unit == "GiB" || unit == "Gi")
+    mult = 1ull << 30;
+  else if (unit == "TiB" || unit == "Ti")
+    mult = 1ull << 40;
+  else if (unit == "KB" || unit == "kB" || unit == "K" || unit == "k")
+    mult = 1000;
+  else if (unit == "MB" || unit == "M")
+    mult = 1000'000;
+  else if (unit == "GB" || unit == "G")
+    mult = 1000'000'000;
+  else if (unit == "TB" || unit == "T")
+    mult = 1000'000'000'000;
   else {
     return Status::InvalidArgument("bad size '" + std::string(text) + "': unknown unit '" +
                                    std::string(unit) + "' (use B, KiB, MiB, GiB, KB, MB, GB)");
   }
-  if (n != 0 && mult > UINT64_MAX / n) return Status::InvalidArgument("size '" + std::string(text) + "' is too large");
+  if (n != 0 && mult > UINT64_MAX / n)
+    return Status::InvalidArgument("size '" + std::string(text) + "' is too large");
   return n * mult;
 }
 
@@ -215,11 +232,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20) {
             out += "\\u00";
@@ -279,7 +306,8 @@ Status ValidateName(std::string_view name, std::string_view what) {
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (!alnum(name[0])) return bad("must start with a lower-case letter or digit");
   for (char c : name) {
-    if (!alnum(c) && c != '.' && c != '_' && c != '-') return bad("contains a character not allowed");
+    if (!alnum(c) && c != '.' && c != '_' && c != '-')
+      return bad("contains a character not allowed");
   }
   return Status::Ok();
 }
@@ -299,8 +327,12 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 

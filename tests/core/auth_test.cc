@@ -46,13 +46,15 @@ tokens:
 }
 
 TEST(TokenAuthenticatorTest, ClearErrors) {
-  EXPECT_TRUE(TokenAuthenticator::LoadFile("/nonexistent/tokens.yaml").status().IsInvalidArgument());
+  EXPECT_TRUE(
+      TokenAuthenticator::LoadFile("/nonexistent/tokens.yaml").status().IsInvalidArgument());
   auto bad_role = TokenAuthenticator::LoadFile(
       WriteTemp("bad_role.yaml", "tokens:\n  - {name: x, role: king, token: t}\n"));
   EXPECT_NE(bad_role.status().message().find("unknown role 'king'"), std::string::npos)
       << bad_role.status().message();
   auto dup = TokenAuthenticator::LoadFile(WriteTemp(
-      "dup.yaml", "tokens:\n  - {name: a, role: admin, token: t}\n  - {name: b, role: admin, token: t}\n"));
+      "dup.yaml",
+      "tokens:\n  - {name: a, role: admin, token: t}\n  - {name: b, role: admin, token: t}\n"));
   EXPECT_FALSE(dup.ok());
   EXPECT_FALSE(TokenAuthenticator::LoadFile(WriteTemp("garbage.yaml", "tokens: [\n")).ok());
   EXPECT_FALSE(TokenAuthenticator::LoadFile(WriteTemp("empty.yaml", "tokens: []\n")).ok());

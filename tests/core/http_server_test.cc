@@ -1,5 +1,3 @@
-#include "hive/core/http.h"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hive/core/http.h"
 #include "hive/core/http_client.h"
 
 namespace hive {
@@ -31,20 +30,23 @@ class HttpServerTest : public ::testing::Test {
                                       {"who", req.principal.name}}
                                      .dump());
                    });
-    server_->Route("GET", "/api/v1/services/{service}/instances/special", {Access::kRead},
-                   [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"literal":true})"); });
-    server_->Route("PUT", "/echo", {Access::kOperate}, [](const HttpRequest& req, HttpResponse& res) {
-      res.SetJson(json{{"size", req.body.size()}, {"body", req.body}}.dump());
-    });
-    server_->Route("POST", "/big", {Access::kAgent, 4096}, [](const HttpRequest& req, HttpResponse& res) {
-      res.SetJson(json{{"size", req.body.size()}}.dump());
-    });
-    server_->Route("GET", "/boom", {Access::kRead}, [](const HttpRequest&, HttpResponse&) {
-      throw std::runtime_error("kaboom");
-    });
-    server_->Route("GET", "/assets/{path*}", {Access::kPublic}, [](const HttpRequest& req, HttpResponse& res) {
-      res.SetJson(json{{"path", req.PathParam("path")}}.dump());
-    });
+    server_->Route(
+        "GET", "/api/v1/services/{service}/instances/special", {Access::kRead},
+        [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"literal":true})"); });
+    server_->Route("PUT", "/echo", {Access::kOperate},
+                   [](const HttpRequest& req, HttpResponse& res) {
+                     res.SetJson(json{{"size", req.body.size()}, {"body", req.body}}.dump());
+                   });
+    server_->Route("POST", "/big", {Access::kAgent, 4096},
+                   [](const HttpRequest& req, HttpResponse& res) {
+                     res.SetJson(json{{"size", req.body.size()}}.dump());
+                   });
+    server_->Route("GET", "/boom", {Access::kRead},
+                   [](const HttpRequest&, HttpResponse&) { throw std::runtime_error("kaboom"); });
+    server_->Route("GET", "/assets/{path*}", {Access::kPublic},
+                   [](const HttpRequest& req, HttpResponse& res) {
+                     res.SetJson(json{{"path", req.PathParam("path")}}.dump());
+                   });
     server_->Route("GET", "/stream", {Access::kRead}, [](const HttpRequest&, HttpResponse& res) {
       auto n = std::make_shared<int>(0);
       res.content_type = "text/event-stream";
@@ -155,7 +157,8 @@ TEST_F(HttpServerTest, GzipBodiesAreDecompressedAndBombsStopped) {
   auto bomb = c->Send("PUT", "/echo", std::string(100'000, '\0'));
   EXPECT_EQ(bomb->status, 413);
   auto plain = Client();
-  auto unknown = plain->Send("PUT", "/echo", "x", "application/json", {{"Content-Encoding", "zstd"}});
+  auto unknown =
+      plain->Send("PUT", "/echo", "x", "application/json", {{"Content-Encoding", "zstd"}});
   EXPECT_EQ(unknown->status, 415);
 }
 

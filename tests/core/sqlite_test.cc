@@ -80,7 +80,8 @@ TEST_F(SqliteTest, ConstraintViolationIsAlreadyExists) {
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->Migrate(kMigrations).ok());
   ASSERT_TRUE((*db)->Exec("INSERT INTO kv (k, v) VALUES ('a', '1')").ok());
-  EXPECT_EQ((*db)->Exec("INSERT INTO kv (k, v) VALUES ('a', '2')").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ((*db)->Exec("INSERT INTO kv (k, v) VALUES ('a', '2')").code(),
+            StatusCode::kAlreadyExists);
   EXPECT_FALSE((*db)->Prepare("SELEKT nonsense").ok());
 }
 

@@ -37,10 +37,10 @@ TEST(EndToEndTest, AgentRegistersShipsLogsAppliesConfigAndDeregisters) {
   ASSERT_FALSE(hived.url().empty()) << hived.process().Stderr();
   auto api = ClientFor(hived.url());
 
-  ChildProcess service({BinaryPath("demo/hive-demo-service"), "--name", "inventory", "--listen",
-                        "127.0.0.1:0", "--log-file", dir + "/inventory.log", "--config",
-                        dir + "/inventory.json"},
-                       dir + "/inventory");
+  ChildProcess service(
+      {BinaryPath("demo/hive-demo-service"), "--name", "inventory", "--listen", "127.0.0.1:0",
+       "--log-file", dir + "/inventory.log", "--config", dir + "/inventory.json"},
+      dir + "/inventory");
   auto listening = service.WaitForLine("listening on", false, seconds(10));
   ASSERT_TRUE(listening.has_value()) << service.Stderr();
   const std::string service_port = listening->substr(listening->rfind(':') + 1);
@@ -50,21 +50,32 @@ TEST(EndToEndTest, AgentRegistersShipsLogsAppliesConfigAndDeregisters) {
     yaml << "service: inventory\n"
             "instance: inventory-1\n"
             "address: 127.0.0.1\n"
-            "port: " << service_port << "\n"
-            "control_plane: " << hived.url() << "\n"
+            "port: "
+         << service_port
+         << "\n"
+            "control_plane: "
+         << hived.url()
+         << "\n"
             "heartbeat_interval: 1s\n"
             "health:\n"
-            "  http: http://127.0.0.1:" << service_port << "/health\n"
+            "  http: http://127.0.0.1:"
+         << service_port
+         << "/health\n"
             "  interval: 200ms\n"
             "  timeout: 1s\n"
             "logs:\n"
-            "  - path: " << dir << "/inventory.log\n"
+            "  - path: "
+         << dir
+         << "/inventory.log\n"
             "    format: json\n"
             "config:\n"
             "  profile: test\n"
-            "  file: " << dir << "/inventory.json\n"
+            "  file: "
+         << dir
+         << "/inventory.json\n"
             "spool:\n"
-            "  dir: " << dir << "/spool\n";
+            "  dir: "
+         << dir << "/spool\n";
   }
   ChildProcess agent({BinaryPath("agents/hive-agent"), "--config", dir + "/agent.yaml"},
                      dir + "/agent");
@@ -82,8 +93,8 @@ TEST(EndToEndTest, AgentRegistersShipsLogsAppliesConfigAndDeregisters) {
   // A request with a known trace id: its log lines reach the collector.
   const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   auto svc = ClientFor("http://127.0.0.1:" + service_port);
-  auto r = svc->Get("/reserve?item=sku-1",
-                    {{"traceparent", "00-" + trace_id + "-00f067aa0ba902b7-01"}});
+  auto r =
+      svc->Get("/reserve?item=sku-1", {{"traceparent", "00-" + trace_id + "-00f067aa0ba902b7-01"}});
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->status, 200) << r->body;
   json trace;
@@ -105,14 +116,14 @@ TEST(EndToEndTest, AgentRegistersShipsLogsAppliesConfigAndDeregisters) {
                          {"HIVE_ADDR=" + hived.url()});
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_NE(logs.out.find("inventory"), std::string::npos) << logs.out;
-  auto services = RunCommand({BinaryPath("hivectl/hivectl"), "services"},
-                             {"HIVE_ADDR=" + hived.url()});
+  auto services =
+      RunCommand({BinaryPath("hivectl/hivectl"), "services"}, {"HIVE_ADDR=" + hived.url()});
   EXPECT_EQ(services.exit_code, 0) << services.err;
   EXPECT_NE(services.out.find("inventory"), std::string::npos) << services.out;
 
   // A config push reaches the agent's file.
-  auto push = RunCommand({BinaryPath("hivectl/hivectl"), "config", "push", "inventory",
-                          "--profile", "test", "failure_rate=0.25"},
+  auto push = RunCommand({BinaryPath("hivectl/hivectl"), "config", "push", "inventory", "--profile",
+                          "test", "failure_rate=0.25"},
                          {"HIVE_ADDR=" + hived.url()});
   ASSERT_EQ(push.exit_code, 0) << push.err;
   ASSERT_TRUE(WaitFor(

@@ -52,8 +52,9 @@ TEST(HivedTest, GarbageGetsJsonErrorsAndHivedKeepsServing) {
 
   ExpectJsonError(c->Send("PUT", "/api/v1/services/orders/instances/o1", "{not json"), 400,
                   "bad JSON register");
-  ExpectJsonError(c->Send("PUT", "/api/v1/services/orders/instances/o1", R"({"address":5,"port":"x"})"),
-                  400, "wrong types register");
+  ExpectJsonError(
+      c->Send("PUT", "/api/v1/services/orders/instances/o1", R"({"address":5,"port":"x"})"), 400,
+      "wrong types register");
   ExpectJsonError(c->Send("PUT", "/api/v1/services/Bad%20Name/instances/o1",
                           R"({"address":"127.0.0.1","port":80})"),
                   400, "bad service name");
@@ -61,11 +62,14 @@ TEST(HivedTest, GarbageGetsJsonErrorsAndHivedKeepsServing) {
                   "heartbeat of unknown instance");
   ExpectJsonError(c->Get("/api/v1/services/orders?index=abc"), 400, "bad index");
   ExpectJsonError(c->Send("PUT", "/api/v1/config/payments/demo", "[1,2"), 400, "bad JSON config");
-  ExpectJsonError(c->Send("PUT", "/api/v1/config/payments/demo", "[1,2]"), 400, "non-object config");
-  ExpectJsonError(c->Send("PUT", "/api/v1/config/payments/demo", "{\"k\":\"" + std::string(2u << 20, 'v') + "\"}"),
+  ExpectJsonError(c->Send("PUT", "/api/v1/config/payments/demo", "[1,2]"), 400,
+                  "non-object config");
+  ExpectJsonError(c->Send("PUT", "/api/v1/config/payments/demo",
+                          "{\"k\":\"" + std::string(2u << 20, 'v') + "\"}"),
                   413, "oversized config");
   ExpectJsonError(c->Send("PUT", "/api/v1/config/-x/demo", "{}"), 400, "bad app name");
-  ExpectJsonError(c->Send("POST", "/api/v1/ingest/logs", "garbage\n[]\n42\n"), 400, "garbage NDJSON");
+  ExpectJsonError(c->Send("POST", "/api/v1/ingest/logs", "garbage\n[]\n42\n"), 400,
+                  "garbage NDJSON");
   ExpectJsonError(c->Send("POST", "/api/v1/ingest/logs", big), 413, "oversized ingest");
   ExpectJsonError(c->Get("/api/v1/logs?limit=-5"), 400, "bad limit");
   ExpectJsonError(c->Get("/api/v1/nothing-here"), 404, "unknown route");
@@ -112,18 +116,20 @@ TEST(HivedTest, TokensGateEveryApiRoute) {
   ASSERT_FALSE(hived.url().empty()) << hived.process().Stderr();
   ExpectJsonError(ClientFor(hived.url())->Get("/api/v1/services"), 401, "no token");
   EXPECT_EQ(ClientFor(hived.url())->Get("/healthz")->status, 200);
-  ExpectJsonError(ClientFor(hived.url(), "read-token")->Send("PUT", "/api/v1/config/a/b", "{}"), 403,
-                  "reader pushing config");
+  ExpectJsonError(ClientFor(hived.url(), "read-token")->Send("PUT", "/api/v1/config/a/b", "{}"),
+                  403, "reader pushing config");
   auto push = ClientFor(hived.url(), "op-token")->Send("PUT", "/api/v1/config/a/b", R"({"k":1})");
   ASSERT_TRUE(push.ok());
   EXPECT_EQ(push->status, 200) << push->body;
-  auto history = json::parse(ClientFor(hived.url(), "read-token")->Get("/api/v1/config/a/b/history")->body);
+  auto history =
+      json::parse(ClientFor(hived.url(), "read-token")->Get("/api/v1/config/a/b/history")->body);
   EXPECT_EQ(history["versions"][0]["author"], "ops");
 }
 
 TEST(HivedTest, RefusesAnOpenNonLoopbackBind) {
   const std::string dir = MakeTestDir();
-  auto r = RunCommand({BinaryPath("hived/hived"), "--listen", "0.0.0.0:0", "--data-dir", dir + "/data"});
+  auto r =
+      RunCommand({BinaryPath("hived/hived"), "--listen", "0.0.0.0:0", "--data-dir", dir + "/data"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--tokens-file"), std::string::npos) << r.err;
   auto bad = RunCommand({BinaryPath("hived/hived"), "--roles", "registry,teapot"});

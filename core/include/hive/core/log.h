@@ -17,17 +17,17 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // A field's value; string views must outlive the call only.
 struct Value {
-  Value(std::string_view s) : v(s) {}  // NOLINT: implicit by design
-  Value(const char* s) : v(std::string_view(s)) {}  // NOLINT
-  Value(const std::string& s) : v(std::string_view(s)) {}  // NOLINT
-  Value(bool b) : v(b) {}  // NOLINT
-  Value(int i) : v(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(long i) : v(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(long long i) : v(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(unsigned i) : v(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(unsigned long i) : v(static_cast<int64_t>(i)) {}  // NOLINT
+  Value(std::string_view s) : v(s) {}                          // NOLINT: implicit by design
+  Value(const char* s) : v(std::string_view(s)) {}             // NOLINT
+  Value(const std::string& s) : v(std::string_view(s)) {}      // NOLINT
+  Value(bool b) : v(b) {}                                      // NOLINT
+  Value(int i) : v(static_cast<int64_t>(i)) {}                 // NOLINT
+  Value(long i) : v(static_cast<int64_t>(i)) {}                // NOLINT
+  Value(long long i) : v(static_cast<int64_t>(i)) {}           // NOLINT
+  Value(unsigned i) : v(static_cast<int64_t>(i)) {}            // NOLINT
+  Value(unsigned long i) : v(static_cast<int64_t>(i)) {}       // NOLINT
   Value(unsigned long long i) : v(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(double d) : v(d) {}  // NOLINT
+  Value(double d) : v(d) {}                                    // NOLINT
   std::variant<std::string_view, int64_t, double, bool> v;
 };
 
