@@ -4,6 +4,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -169,6 +170,7 @@ struct HttpServer::Impl {
   std::mutex state_mu;
   State state = State::kIdle;  // guarded by state_mu
   std::atomic<bool> serve_returned{false};
+  int listen_fd = -1;  // the bound socket, seen through httplib's socket options hook
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
@@ -276,9 +278,10 @@ Status HttpServer::Listen() {
   impl.server.set_tcp_nodelay(true);
   // httplib's default adds SO_REUSEPORT, which would let a second server bind
   // the same port and silently split the traffic.
-  impl.server.set_socket_options([](int sock) {
+  impl.server.set_socket_options([&impl](int sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl.listen_fd = sock;
   });
   impl.server.set_read_timeout(30, 0);
   impl.server.set_write_timeout(30, 0);
@@ -508,6 +511,9 @@ Status HttpServer::Listen() {
                                " (address in use or not available)");
   }
   port_ = bound;
+  // httplib listens with a backlog of 5, which drops connections when
+  // hundreds of agents reconnect at once; listen() again raises it.
+  if (impl.listen_fd >= 0) ::listen(impl.listen_fd, SOMAXCONN);
   std::lock_guard lock(impl.state_mu);
   impl.state = Impl::State::kBound;
   return Status::Ok();

@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -242,6 +243,40 @@ TEST(HttpServerLifecycleTest, StopRightAfterStartOrListenFreesThePort) {
     HttpServer rebind(again);
     EXPECT_TRUE(rebind.Listen().ok()) << "iteration " << i;
   }
+}
+
+// httplib's own backlog of 5 dropped connection bursts (agents reconnecting
+// after a restart); the server raises it to SOMAXCONN.
+TEST(HttpServerLifecycleTest, AcceptsABurstOfConnectionsBeforeServing) {
+  HttpServerOptions opts;
+  opts.port = 0;
+  opts.worker_threads = 2;
+  HttpServer server(opts);
+  ASSERT_TRUE(server.Listen().ok());  // bound, but nothing accepts yet
+  constexpr int kConnections = 100;
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fds.push_back(fd);
+  }
+  int established = 0;
+  for (int fd : fds) {
+    pollfd p{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (::poll(&p, 1, 500) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 &&
+        error == 0) {
+      ++established;
+    }
+    ::close(fd);
+  }
+  EXPECT_EQ(established, kConnections);
+  server.Stop();
 }
 
 TEST(HostPortTest, Parses) {
