@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
+#include <unordered_map>
 
 #include "hive/core/text.h"
 
@@ -132,6 +136,7 @@ json InstanceJson(const Instance& inst) {
       {"registered_at", FormatRfc3339(inst.registered_at)},
       {"last_seen", FormatRfc3339(inst.last_seen)},
       {"lease_expires_at", FormatRfc3339(inst.lease_expires_at)},
+      {"maintenance", {{"enabled", inst.maintenance}, {"reason", inst.maintenance_reason}}},
   };
 }
 
@@ -158,6 +163,15 @@ Status ParseIndexParam(const std::string& text, uint64_t* index) {
   return Status::Ok();
 }
 
+// As Consul does, up to wait/16 of random jitter is added so that watchers
+// that started together do not all come back at once.
+std::chrono::milliseconds Jitter(std::chrono::milliseconds wait) {
+  const int64_t spread = wait.count() / 16;
+  if (spread <= 0) return wait;
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return wait + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, spread)(rng));
+}
+
 Status ParseWaitParam(const HttpRequest& req, std::chrono::milliseconds* wait) {
   *wait = kDefaultWait;
   auto v = req.Query("wait");
@@ -167,6 +181,13 @@ Status ParseWaitParam(const HttpRequest& req, std::chrono::milliseconds* wait) {
   // As Consul does, a longer wait is cut to the maximum rather than refused.
   *wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::min<Duration>(*d, kMaxWait));
   return Status::Ok();
+}
+
+Status ParseFilter(const HttpRequest& req, InstanceFilter* filter) {
+  HIVE_RETURN_IF_ERROR(ParseHealthyParam(req, &filter->healthy_only));
+  if (auto tag = req.Query("tag")) filter->tag = *tag;
+  if (auto version = req.Query("version")) filter->version = *version;
+  return ValidateFilter(*filter);
 }
 
 Status HandleRegister(Registry& registry, const HttpRequest& req, HttpResponse& res) {
@@ -204,6 +225,28 @@ Status HandleDeregister(Registry& registry, const HttpRequest& req, HttpResponse
   return Status::Ok();
 }
 
+json ServiceJson(const ServiceInstances& result) {
+  json instances = json::array();
+  for (const Instance& inst : result.instances) instances.push_back(InstanceJson(inst));
+  return json{
+      {"service", result.service}, {"index", result.index}, {"instances", std::move(instances)}};
+}
+
+Status HandleMaintenance(Registry& registry, const HttpRequest& req, HttpResponse& res) {
+  json body;
+  HIVE_RETURN_IF_ERROR(ParseObject(req.body, &body));
+  const json* enabled = Member(body, "enabled");
+  if (enabled == nullptr) return Status::InvalidArgument("enabled is required");
+  if (!enabled->is_boolean()) return WrongType("enabled", "true or false");
+  std::string reason;
+  HIVE_RETURN_IF_ERROR(ReadString(body, "reason", &reason));
+  auto index = registry.SetMaintenance(req.PathParam("service"), req.PathParam("id"),
+                                       enabled->get<bool>(), reason);
+  if (!index.ok()) return index.status();
+  Reply(res, json{{"index", *index}}, *index);
+  return Status::Ok();
+}
+
 Status HandleList(Registry& registry, const HttpRequest&, HttpResponse& res) {
   ServiceList list = registry.ListServices();
   json services = json::array();
@@ -212,31 +255,144 @@ Status HandleList(Registry& registry, const HttpRequest&, HttpResponse& res) {
                         {"instances", s.instances},
                         {"passing", s.passing},
                         {"warning", s.warning},
-                        {"critical", s.critical}});
+                        {"critical", s.critical},
+                        {"maintenance", s.maintenance}});
   }
-  Reply(res, json{{"index", list.index}, {"services", std::move(services)}}, list.index);
+  Reply(res,
+        json{{"index", list.index},
+             {"self_preservation", list.self_preservation},
+             {"services", std::move(services)}},
+        list.index);
   return Status::Ok();
 }
 
-Status HandleGet(Registry& registry, const HttpRequest& req, HttpResponse& res) {
-  bool healthy = false;
-  HIVE_RETURN_IF_ERROR(ParseHealthyParam(req, &healthy));
+// The blocking queries one change wakes all answer the same state: the first
+// renders it and the others reuse the bytes, for up to a second (lease times
+// in it move with heartbeats, which do not change the index).
+class WatchResponseCache {
+ public:
+  std::shared_ptr<const std::string> Find(const std::string& key, uint64_t index) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.index != index ||
+        std::chrono::steady_clock::now() - it->second.rendered > kFresh) {
+      return nullptr;
+    }
+    return it->second.body;
+  }
+
+  void Put(const std::string& key, uint64_t index, std::shared_ptr<const std::string> body) {
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_[key] = {index, std::chrono::steady_clock::now(), std::move(body)};
+  }
+
+ private:
+  static constexpr auto kFresh = std::chrono::seconds(1);
+  static constexpr size_t kMaxEntries = 4096;
+  struct Entry {
+    uint64_t index;
+    std::chrono::steady_clock::time_point rendered;
+    std::shared_ptr<const std::string> body;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+Status HandleGet(Registry& registry, WatchResponseCache& cache, const HttpRequest& req,
+                 HttpResponse& res) {
+  InstanceFilter filter;
+  HIVE_RETURN_IF_ERROR(ParseFilter(req, &filter));
   std::string_view service = req.PathParam("service");
   auto index_text = req.Query("index");
   uint64_t index = 0;
   std::chrono::milliseconds wait{};
   HIVE_RETURN_IF_ERROR(ParseWaitParam(req, &wait));
   if (index_text) HIVE_RETURN_IF_ERROR(ParseIndexParam(*index_text, &index));
-  auto result = index_text ? registry.WatchService(service, healthy, index, wait)
-                           : registry.GetService(service, healthy);
+  if (!index_text) {
+    auto result = registry.GetService(service, filter);
+    if (!result.ok()) return result.status();
+    Reply(res, ServiceJson(*result), result->index);
+    return Status::Ok();
+  }
+  auto result = registry.WatchService(service, filter, index, Jitter(wait));
   if (!result.ok()) return result.status();
-  json instances = json::array();
-  for (const Instance& inst : result->instances) instances.push_back(InstanceJson(inst));
-  Reply(res,
-        json{{"service", result->service},
-             {"index", result->index},
-             {"instances", std::move(instances)}},
-        result->index);
+  std::string key = std::string(service) + '\0' + (filter.healthy_only ? "1" : "0") + '\0' +
+                    filter.tag + '\0' + filter.version;
+  std::shared_ptr<const std::string> body = cache.Find(key, result->index);
+  if (body == nullptr) {
+    body = std::make_shared<const std::string>(
+        ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
+    cache.Put(std::move(key), result->index, body);
+  }
+  res.SetJson(*body);
+  res.SetHeader("X-Hive-Index", std::to_string(result->index));
+  return Status::Ok();
+}
+
+json EventJson(const ChangeEvent& e) {
+  json out{{"index", e.index},
+           {"kind", std::string(ChangeKindName(e.kind))},
+           {"service", e.service},
+           {"id", e.id}};
+  if (e.instance) out["instance"] = InstanceJson(*e.instance);
+  return out;
+}
+
+std::string SseEvent(std::string_view kind, uint64_t id, const json& data) {
+  return "id: " + std::to_string(id) + "\nevent: " + std::string(kind) +
+         "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+// GET /api/v1/events: registry changes as server-sent events. A client that
+// reconnects with Last-Event-ID (or ?index=N) gets what it missed; one that
+// fell behind the bounded history gets a "reset" event and must re-read.
+Status HandleEvents(Registry& registry, const HttpRequest& req, HttpResponse& res) {
+  uint64_t after = registry.index();
+  if (auto last = req.HeaderValue("Last-Event-ID")) {
+    HIVE_RETURN_IF_ERROR(ParseIndexParam(*last, &after).WithContext("Last-Event-ID"));
+  } else if (auto index = req.Query("index")) {
+    HIVE_RETURN_IF_ERROR(ParseIndexParam(*index, &after));
+  }
+  struct State {
+    uint64_t after;
+    bool started = false;
+    std::chrono::steady_clock::time_point last_write;
+  };
+  auto state = std::make_shared<State>(State{after});
+  res.status = 200;
+  res.content_type = "text/event-stream";
+  res.SetHeader("Cache-Control", "no-cache");
+  res.stream = [&registry, state](StreamSink& sink) {
+    constexpr auto kPoll = std::chrono::seconds(1);
+    constexpr auto kKeepAlive = std::chrono::seconds(15);
+    const auto now = std::chrono::steady_clock::now();
+    if (!state->started) {
+      state->started = true;
+      state->last_write = now;
+      if (!sink.Write("retry: 2000\n: index " + std::to_string(state->after) + "\n\n")) {
+        return false;
+      }
+    }
+    // Each call waits at most kPoll so that shutdown ends the stream promptly.
+    EventBatch batch = registry.WaitForEvents(state->after, kPoll);
+    if (registry.watches_cancelled()) return false;
+    std::string out;
+    if (batch.reset) {
+      out = SseEvent("reset", batch.index, json{{"index", batch.index}});
+    } else {
+      for (const ChangeEvent& e : batch.events) {
+        out += SseEvent(ChangeKindName(e.kind), e.index, EventJson(e));
+      }
+    }
+    state->after = std::max(state->after, batch.index);
+    if (out.empty()) {
+      if (std::chrono::steady_clock::now() - state->last_write < kKeepAlive) return true;
+      out = ": keep-alive\n\n";
+    }
+    state->last_write = std::chrono::steady_clock::now();
+    return sink.Write(out);
+  };
   return Status::Ok();
 }
 
@@ -255,8 +411,15 @@ void MountRegistryRoutes(HttpServer& server, Registry& registry) {
                bind(HandleHeartbeat));
   server.Route("DELETE", "/api/v1/services/{service}/instances/{id}", agent_write,
                bind(HandleDeregister));
+  server.Route("PUT", "/api/v1/services/{service}/instances/{id}/maintenance",
+               {Access::kOperate, kMaxWriteBodyBytes}, bind(HandleMaintenance));
   server.Route("GET", "/api/v1/services", {Access::kRead}, bind(HandleList));
-  server.Route("GET", "/api/v1/services/{service}", {Access::kRead}, bind(HandleGet));
+  server.Route("GET", "/api/v1/events", {Access::kRead}, bind(HandleEvents));
+  auto cache = std::make_shared<WatchResponseCache>();
+  server.Route("GET", "/api/v1/services/{service}", {Access::kRead},
+               [&registry, cache](const HttpRequest& req, HttpResponse& res) {
+                 if (Status s = HandleGet(registry, *cache, req, res); !s.ok()) res.SetError(s);
+               });
 }
 
 }  // namespace hive::registry

@@ -33,6 +33,18 @@ Status ValidateHealth(const Health& health) {
   return Status::Ok();
 }
 
+Status ValidateFilter(const InstanceFilter& filter) {
+  if (filter.tag.size() > kMaxTagLength) {
+    return Status::InvalidArgument("tag is longer than " + std::to_string(kMaxTagLength) +
+                                   " characters");
+  }
+  if (filter.version.size() > kMaxVersionLength) {
+    return Status::InvalidArgument("version is longer than " + std::to_string(kMaxVersionLength) +
+                                   " characters");
+  }
+  return Status::Ok();
+}
+
 Status ValidateRegistration(const Registration& reg) {
   if (reg.address.empty()) return Status::InvalidArgument("address is required");
   if (reg.address.size() > kMaxAddressLength) {

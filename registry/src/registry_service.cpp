@@ -1,5 +1,6 @@
 #include "hive/registry/registry_service.h"
 
+#include <filesystem>
 #include <utility>
 
 #include "hive/core/text.h"
@@ -17,6 +18,12 @@ Result<std::unique_ptr<RegistryService>> RegistryService::Open(RegistryOptions o
   config.metrics = options.metrics;
   config.default_ttl = options.default_ttl;
   config.deregister_after = options.deregister_after;
+  if (!options.data_dir.empty()) {
+    config.db_path = (std::filesystem::path(options.data_dir) / "registry.db").string();
+  }
+  config.self_preservation_threshold = options.self_preservation_threshold;
+  config.self_preservation_window = options.self_preservation_window;
+  config.self_preservation_min_instances = options.self_preservation_min_instances;
   auto registry = Registry::Create(std::move(config));
   if (!registry.ok()) return registry.status();
   std::unique_ptr<RegistryService> service(

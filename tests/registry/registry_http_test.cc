@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -129,8 +130,9 @@ TEST_F(RegistryHttpTest, RegisterHeartbeatGetListDeleteFollowTheApi) {
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(list.HeaderValue("X-Hive-Index"), "2");
   EXPECT_EQ(json::parse(list.body),
-            json::parse(R"({"index": 2, "services": [{"name": "orders", "instances": 1,
-                            "passing": 0, "warning": 1, "critical": 0}]})"));
+            json::parse(R"({"index": 2, "self_preservation": false, "services": [{"name":
+                            "orders", "instances": 1, "passing": 0, "warning": 1,
+                            "critical": 0, "maintenance": 0}]})"));
 
   auto get = Get("/api/v1/services/orders?healthy=true");
   ASSERT_EQ(get.status, 200);
@@ -287,4 +289,112 @@ TEST_F(RegistryHttpTest, MetricsAreServed) {
 }
 
 }  // namespace
+TEST_F(RegistryHttpTest, MaintenanceOverrideFollowsTheApi) {
+  ASSERT_EQ(Put(kInstancePath, R"({"address": "127.0.0.1", "port": 8081})").status, 200);
+  const std::string path = std::string(kInstancePath) + "/maintenance";
+  auto on = Put(path, R"({"enabled": true, "reason": "kernel upgrade"})");
+  ASSERT_EQ(on.status, 200) << on.body;
+  EXPECT_EQ(json::parse(on.body), json({{"index", 2}}));
+  EXPECT_EQ(json::parse(Get("/api/v1/services/orders?healthy=true").body)["instances"],
+            json::array());
+  json all = json::parse(Get("/api/v1/services/orders").body);
+  EXPECT_EQ(all["instances"][0]["maintenance"],
+            json({{"enabled", true}, {"reason", "kernel upgrade"}}));
+  EXPECT_EQ(json::parse(Get("/api/v1/services").body)["services"][0]["maintenance"], 1);
+
+  ExpectBadRequest(Put(path, R"({"reason": "x"})"), "enabled");
+  ExpectBadRequest(Put(path, R"({"enabled": "yes"})"), "enabled");
+  ExpectBadRequest(Put(path, "{not json"), "malformed JSON");
+  EXPECT_EQ(
+      Put("/api/v1/services/orders/instances/nope/maintenance", R"({"enabled": true})").status,
+      404);
+
+  auto off = Put(path, R"({"enabled": false})");
+  ASSERT_EQ(off.status, 200);
+  EXPECT_EQ(json::parse(Get("/api/v1/services/orders?healthy=true").body)["instances"].size(), 1u);
+}
+
+TEST_F(RegistryHttpTest, QueriesFilterByTagAndVersion) {
+  ASSERT_EQ(Put("/api/v1/services/orders/instances/orders-1",
+                R"({"address": "127.0.0.1", "port": 8081, "version": "1.0", "tags": ["blue"]})")
+                .status,
+            200);
+  ASSERT_EQ(Put("/api/v1/services/orders/instances/orders-2",
+                R"({"address": "127.0.0.1", "port": 8082, "version": "2.0", "tags": ["green"]})")
+                .status,
+            200);
+  auto ids = [&](const std::string& query) {
+    std::vector<std::string> out;
+    const json body = json::parse(Get("/api/v1/services/orders?" + query).body);
+    for (const json& i : body["instances"]) out.push_back(i["id"]);
+    return out;
+  };
+  EXPECT_EQ(ids("tag=green"), std::vector<std::string>{"orders-2"});
+  EXPECT_EQ(ids("version=1.0"), std::vector<std::string>{"orders-1"});
+  EXPECT_TRUE(ids("tag=blue&version=2.0").empty());
+  ExpectBadRequest(Get("/api/v1/services/orders?tag=" + std::string(300, 'x')), "tag");
+}
+
+TEST_F(RegistryHttpTest, AnIndexAheadOfOursAnswersAtOnce) {
+  ASSERT_EQ(Put(kInstancePath, R"({"address": "127.0.0.1", "port": 8081})").status, 200);
+  // A watcher that saw index 500 before the data dir was wiped: Consul's rule
+  // is to answer at once with the lower index so the client starts over.
+  auto start = std::chrono::steady_clock::now();
+  auto r = Get("/api/v1/services/orders?index=500&wait=5m");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  EXPECT_EQ(r.HeaderValue("X-Hive-Index"), "1");
+}
+
+TEST_F(RegistryHttpTest, EventStreamSendsChangesAsServerSentEvents) {
+  std::string received;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    auto client = Client();
+    // From index 0, so the registration below cannot slip in before the
+    // stream took its starting index.
+    auto r = client->GetStream("/api/v1/events?index=0", [&](std::string_view data) {
+      received += data;
+      // Stop once the deregistration arrived.
+      return received.find("event: deregistered") == std::string::npos;
+    });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    done = true;
+  });
+  ASSERT_EQ(Put(kInstancePath, R"({"address": "127.0.0.1", "port": 8081})").status, 200);
+  ASSERT_EQ(client_->Send("DELETE", kInstancePath)->status, 200);
+  reader.join();
+  EXPECT_TRUE(done);
+  EXPECT_NE(received.find("id: 1\nevent: registered\ndata: {"), std::string::npos) << received;
+  EXPECT_NE(received.find("\"instance\":{"), std::string::npos) << received;
+  EXPECT_NE(received.find("id: 2\nevent: deregistered\ndata: {"), std::string::npos) << received;
+}
+
+TEST_F(RegistryHttpTest, EventStreamResumesFromLastEventId) {
+  ASSERT_EQ(Put(kInstancePath, R"({"address": "127.0.0.1", "port": 8081})").status, 200);
+  ASSERT_EQ(client_->Send("DELETE", kInstancePath)->status, 200);
+  std::string received;
+  auto client = Client();
+  auto streamed = client->GetStream("/api/v1/events?index=1", [&](std::string_view data) {
+    received += data;
+    return received.find("event: deregistered") == std::string::npos;
+  });
+  ASSERT_TRUE(streamed.ok());
+  EXPECT_EQ(received.find("event: registered"), std::string::npos) << received;
+  EXPECT_NE(received.find("id: 2\nevent: deregistered"), std::string::npos) << received;
+  ExpectBadRequest(Get("/api/v1/events?index=x"), "index");
+  auto bad = client_->Send("GET", "/api/v1/events", {}, {}, {{"Last-Event-ID", "y"}});
+  ASSERT_TRUE(bad.ok());
+  ExpectBadRequest(*bad, "Last-Event-ID");
+}
+
+TEST_F(RegistryHttpTest, StopEndsEventStreams) {
+  std::thread reader([&] {
+    auto client = Client();
+    auto r = client->GetStream("/api/v1/events", [](std::string_view) { return true; });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+  });
+  service_->Stop();
+  reader.join();  // within about a second of Stop()
+}
+
 }  // namespace hive::registry

@@ -66,7 +66,7 @@ TEST_F(RegistryTest, RegisterAndGet) {
   EXPECT_EQ(r->instance.registered_at, clock_.Now());
   EXPECT_EQ(r->instance.lease_expires_at, clock_.Now() + seconds(15));
 
-  auto got = registry_->GetService("orders", false);
+  auto got = registry_->GetService("orders", {});
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->index, 1u);
   ASSERT_EQ(got->instances.size(), 1u);
@@ -78,7 +78,7 @@ TEST_F(RegistryTest, RegisterAndGet) {
   EXPECT_EQ(inst.tags, std::vector<std::string>{"blue"});
   EXPECT_EQ(inst.metadata.at("zone"), "a");
 
-  auto unknown = registry_->GetService("payments", false);
+  auto unknown = registry_->GetService("payments", {});
   ASSERT_TRUE(unknown.ok());
   EXPECT_TRUE(unknown->instances.empty());
   EXPECT_EQ(unknown->index, 0u);
@@ -100,7 +100,7 @@ TEST_F(RegistryTest, ReplaceBumpsIndexOnlyWhenSomethingChanged) {
   EXPECT_EQ(moved->index, 2u);
   EXPECT_EQ(moved->instance.port, 9090);
   EXPECT_EQ(moved->instance.registered_at, clock_.Now());
-  auto got = registry_->GetService("orders", false);
+  auto got = registry_->GetService("orders", {});
   ASSERT_EQ(got->instances.size(), 1u);
   EXPECT_EQ(got->instances[0].port, 9090);
   EXPECT_EQ(registry_->index(), 2u);
@@ -115,7 +115,7 @@ TEST_F(RegistryTest, HeartbeatRenewsLeaseWithoutBumpingIndex) {
     EXPECT_EQ(*hb, 1u);
     EXPECT_EQ(registry_->Reap().expired, 0);
   }
-  auto got = registry_->GetService("orders", true);
+  auto got = registry_->GetService("orders", {.healthy_only = true});
   ASSERT_EQ(got->instances.size(), 1u);
   EXPECT_EQ(got->instances[0].last_seen, clock_.Now());
   EXPECT_EQ(got->instances[0].lease_expires_at, clock_.Now() + seconds(15));
@@ -130,17 +130,17 @@ TEST_F(RegistryTest, HeartbeatWithHealthChangeBumpsIndex) {
   EXPECT_EQ(*hb, 2u);
   auto again = registry_->Heartbeat("orders", "orders-1", Health{HealthStatus::kWarning, "slow"});
   EXPECT_EQ(*again, 2u);
-  auto got = registry_->GetService("orders", false);
+  auto got = registry_->GetService("orders", {});
   EXPECT_EQ(got->instances[0].health, (Health{HealthStatus::kWarning, "slow"}));
   // Warning instances still serve, so they stay in healthy results.
-  EXPECT_EQ(registry_->GetService("orders", true)->instances.size(), 1u);
+  EXPECT_EQ(registry_->GetService("orders", {.healthy_only = true})->instances.size(), 1u);
   EXPECT_EQ(MetricValue(*metrics_, "hive_registry_instances", "warning"), 1);
   EXPECT_EQ(MetricValue(*metrics_, "hive_registry_instances", "passing"), 0);
 
   ASSERT_TRUE(
       registry_->Heartbeat("orders", "orders-1", Health{HealthStatus::kCritical, "db down"}).ok());
   EXPECT_EQ(registry_->ServiceIndex("orders"), 3u);
-  EXPECT_TRUE(registry_->GetService("orders", true)->instances.empty());
+  EXPECT_TRUE(registry_->GetService("orders", {.healthy_only = true})->instances.empty());
 }
 
 TEST_F(RegistryTest, HeartbeatOfUnknownInstanceIsNotFound) {
@@ -164,11 +164,11 @@ TEST_F(RegistryTest, LeaseLapseTurnsCriticalAndLeavesHealthyResults) {
   EXPECT_EQ(registry_->index(), 3u);
   EXPECT_EQ(registry_->ServiceIndex("orders"), 3u);
 
-  auto all = registry_->GetService("orders", false);
+  auto all = registry_->GetService("orders", {});
   ASSERT_EQ(all->instances.size(), 2u);
   EXPECT_EQ(all->instances[0].health,
             (Health{HealthStatus::kCritical, std::string(kLeaseExpiredOutput)}));
-  auto healthy = registry_->GetService("orders", true);
+  auto healthy = registry_->GetService("orders", {.healthy_only = true});
   ASSERT_EQ(healthy->instances.size(), 1u);
   EXPECT_EQ(healthy->instances[0].id, "orders-2");
 
@@ -190,7 +190,7 @@ TEST_F(RegistryTest, HeartbeatAfterLapseRestoresReportedHealth) {
   auto hb = registry_->Heartbeat("orders", "orders-1");
   ASSERT_TRUE(hb.ok());
   EXPECT_GT(*hb, lapsed);
-  auto got = registry_->GetService("orders", true);
+  auto got = registry_->GetService("orders", {.healthy_only = true});
   ASSERT_EQ(got->instances.size(), 1u);
   EXPECT_EQ(got->instances[0].health, (Health{HealthStatus::kWarning, "degraded"}));
 }
@@ -201,13 +201,13 @@ TEST_F(RegistryTest, RemovedDeregisterAfterPastLeaseExpiry) {
   EXPECT_EQ(registry_->Reap().expired, 1);
   clock_.Advance(seconds(59));
   EXPECT_EQ(registry_->Reap().removed, 0);
-  EXPECT_EQ(registry_->GetService("orders", false)->instances.size(), 1u);
+  EXPECT_EQ(registry_->GetService("orders", {})->instances.size(), 1u);
   uint64_t before = registry_->index();
 
   clock_.Advance(seconds(1));
   EXPECT_EQ(registry_->Reap().removed, 1);
   EXPECT_EQ(registry_->index(), before + 1);
-  auto got = registry_->GetService("orders", false);
+  auto got = registry_->GetService("orders", {});
   EXPECT_TRUE(got->instances.empty());
   // The emptied service keeps its index so watchers see the removal.
   EXPECT_EQ(got->index, before + 1);
@@ -223,7 +223,7 @@ TEST_F(RegistryTest, LapseAndRemovalInOnePassWhenReaperWasLate) {
   ReapResult reaped = registry_->Reap();
   EXPECT_EQ(reaped.expired, 1);
   EXPECT_EQ(reaped.removed, 1);
-  EXPECT_TRUE(registry_->GetService("orders", false)->instances.empty());
+  EXPECT_TRUE(registry_->GetService("orders", {})->instances.empty());
 }
 
 TEST_F(RegistryTest, DeregisterRemovesAndBumps) {
@@ -232,7 +232,7 @@ TEST_F(RegistryTest, DeregisterRemovesAndBumps) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(*d, 2u);
   EXPECT_TRUE(registry_->Deregister("orders", "orders-1").status().IsNotFound());
-  EXPECT_TRUE(registry_->GetService("orders", false)->instances.empty());
+  EXPECT_TRUE(registry_->GetService("orders", {})->instances.empty());
   EXPECT_EQ(MetricValue(*metrics_, "hive_registry_deregistrations_total"), 1);
   EXPECT_EQ(MetricValue(*metrics_, "hive_registry_instances", "passing"), 0);
 }
@@ -325,19 +325,19 @@ TEST_F(RegistryTest, CreateRejectsBadConfig) {
 
 TEST_F(RegistryTest, WatchReturnsAtOnceWhenIndexIsBehind) {
   ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
-  auto got = registry_->WatchService("orders", false, 0, std::chrono::minutes(5));
+  auto got = registry_->WatchService("orders", {}, 0, std::chrono::minutes(5));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->index, 1u);
   EXPECT_EQ(got->instances.size(), 1u);
   // An index from before a restart (ahead of ours) does not block either.
-  EXPECT_EQ(registry_->WatchService("orders", false, 99, std::chrono::minutes(5))->index, 1u);
+  EXPECT_EQ(registry_->WatchService("orders", {}, 99, std::chrono::minutes(5))->index, 1u);
 }
 
 TEST_F(RegistryTest, WatchWakesOnChangeOfItsService) {
   ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
   Result<ServiceInstances> watched = Status::Unavailable("not yet");
   std::thread watcher_thread(
-      [&] { watched = registry_->WatchService("orders", false, 1, std::chrono::minutes(5)); });
+      [&] { watched = registry_->WatchService("orders", {}, 1, std::chrono::minutes(5)); });
   // Wait until the watcher blocks, seen through its gauge.
   auto deadline = std::chrono::steady_clock::now() + seconds(10);
   while (MetricValue(*metrics_, "hive_registry_blocked_watchers") < 1 &&
@@ -360,7 +360,7 @@ TEST_F(RegistryTest, WatchWakesOnChangeOfItsService) {
 TEST_F(RegistryTest, WatchTimesOutWithCurrentState) {
   ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
   auto start = std::chrono::steady_clock::now();
-  auto got = registry_->WatchService("orders", false, 1, std::chrono::milliseconds(100));
+  auto got = registry_->WatchService("orders", {}, 1, std::chrono::milliseconds(100));
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->index, 1u);
@@ -368,7 +368,7 @@ TEST_F(RegistryTest, WatchTimesOutWithCurrentState) {
 
 TEST_F(RegistryTest, CancelWatchesReleasesBlockedWatchers) {
   std::thread watcher([&] {
-    auto got = registry_->WatchService("orders", false, 0, std::chrono::minutes(5));
+    auto got = registry_->WatchService("orders", {}, 0, std::chrono::minutes(5));
     EXPECT_TRUE(got.ok());
   });
   auto deadline = std::chrono::steady_clock::now() + seconds(10);
@@ -379,7 +379,7 @@ TEST_F(RegistryTest, CancelWatchesReleasesBlockedWatchers) {
   registry_->CancelWatches();
   watcher.join();
   auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(registry_->WatchService("orders", false, 0, std::chrono::minutes(5)).ok());
+  EXPECT_TRUE(registry_->WatchService("orders", {}, 0, std::chrono::minutes(5)).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
 }
 

@@ -75,7 +75,26 @@ struct Instance {
   TimePoint registered_at;
   TimePoint last_seen;  // last registration or heartbeat
   TimePoint lease_expires_at;
+  // The operator's status override (Eureka's OUT_OF_SERVICE): an instance in
+  // maintenance keeps its lease and health but leaves healthy results until
+  // the override is lifted. Registrations and heartbeats keep it.
+  bool maintenance = false;
+  std::string maintenance_reason;
 };
+
+inline constexpr size_t kMaxMaintenanceReasonLength = 1024;
+
+// Which instances of a service a query wants. Empty strings match all.
+struct InstanceFilter {
+  // Leaves out critical instances and those in maintenance (warning ones
+  // stay: they still serve).
+  bool healthy_only = false;
+  std::string tag;      // instances carrying this tag
+  std::string version;  // instances of exactly this version
+};
+
+// InvalidArgument when the tag or version is over its length limit.
+Status ValidateFilter(const InstanceFilter& filter);
 
 // One service with its instance counts by effective health.
 struct ServiceSummary {
@@ -84,6 +103,7 @@ struct ServiceSummary {
   int passing = 0;
   int warning = 0;
   int critical = 0;
+  int maintenance = 0;  // counted in their health too
 };
 
 }  // namespace hive::registry

@@ -1,24 +1,25 @@
-// RegistryService: the registry role of hived. It owns the in-memory Registry,
-// the background reaper thread that applies lease expiry every reap_interval,
-// and the HTTP routes of docs/API.md "Registry":
+// RegistryService: the registry role of hived. It owns the Registry (in
+// memory, persisted to <data_dir>/registry.db), the background reaper thread
+// that applies lease expiry and self-preservation every reap_interval, and the
+// HTTP routes of docs/API.md "Registry":
 //
-//   PUT    /api/v1/services/{service}/instances/{id}            register (agent)
-//   PUT    /api/v1/services/{service}/instances/{id}/heartbeat  renew (agent)
-//   DELETE /api/v1/services/{service}/instances/{id}            deregister (agent)
-//   GET    /api/v1/services                                     list (read)
-//   GET    /api/v1/services/{service}[?healthy=&index=&wait=]   instances (read)
-//
-// State lives in memory only: a restart forgets every instance, and agents
-// register again on their next heartbeat's 404. Persistence to SQLite comes
-// with a later issue.
+//   PUT    /api/v1/services/{service}/instances/{id}              register (agent)
+//   PUT    /api/v1/services/{service}/instances/{id}/heartbeat    renew (agent)
+//   DELETE /api/v1/services/{service}/instances/{id}              deregister (agent)
+//   PUT    /api/v1/services/{service}/instances/{id}/maintenance  override (operator)
+//   GET    /api/v1/services                                       list (read)
+//   GET    /api/v1/services/{service}[?healthy=&tag=&version=&index=&wait=]
+//   GET    /api/v1/events                                         changes as SSE (read)
 //
 // Use (hived):
-//   auto svc = RegistryService::Open({.metrics = metrics});
+//   auto svc = RegistryService::Open({.metrics = metrics, .data_dir = dir});
 //   (*svc)->Mount(server);   // before server.Start()
 //   ...
-//   (*svc)->Stop();          // first: releases blocked queries at once
+//   (*svc)->Stop();          // first: releases blocked queries and streams
 //   server.Stop();           // then the server, whose handlers use the service
-// The service must outlive the server's handlers.
+// The service must outlive the server's handlers. Every blocking query and
+// event stream holds one HTTP worker thread while it waits, so the server
+// needs more workers than the watchers it should carry.
 //
 // Thread safety: registry() and the mounted handlers are thread-safe; Open,
 // Mount and Stop are called by the owner thread.
@@ -28,6 +29,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "hive/core/clock.h"
@@ -48,15 +50,25 @@ struct RegistryOptions {
   std::shared_ptr<prometheus::Registry> metrics;
   Duration default_ttl = std::chrono::seconds(15);
   Duration deregister_after = std::chrono::minutes(1);
-  // Real (steady) time between reaper passes; > 0.
-  Duration reap_interval = std::chrono::seconds(1);
+  // Real (steady) time between reaper passes; > 0. A lapsed lease shows at
+  // most this late, so it is kept small next to the 15 s TTL.
+  Duration reap_interval = std::chrono::milliseconds(250);
+  // Where registry.db lives (the directory must exist). Empty: in memory
+  // only, for tests.
+  std::string data_dir;
+  // See RegistryConfig.
+  double self_preservation_threshold = 0.85;
+  Duration self_preservation_window = std::chrono::seconds(15);
+  int self_preservation_min_instances = 10;
 };
 
 class RegistryService {
  public:
-  // Creates the registry and starts the reaper. InvalidArgument for bad
-  // options (null clock, TTL outside [1s, 1h], negative deregister_after,
-  // non-positive reap_interval); Internal on a metrics name clash.
+  // Opens (or creates) the registry and starts the reaper. InvalidArgument
+  // for bad options (null clock, TTL outside [1s, 1h], negative
+  // deregister_after, non-positive reap_interval, a threshold outside 0..1);
+  // Unavailable when the database cannot be opened; Internal on a metrics
+  // name clash or a corrupt database.
   static Result<std::unique_ptr<RegistryService>> Open(RegistryOptions options);
   ~RegistryService();  // calls Stop()
   RegistryService(const RegistryService&) = delete;
@@ -65,8 +77,9 @@ class RegistryService {
   // Registers the routes above on `server`. REQUIRES: before server.Listen().
   void Mount(hive::HttpServer& server);
 
-  // Joins the reaper and releases blocked queries (later ones answer at
-  // once). The registry keeps serving reads and writes. Idempotent.
+  // Joins the reaper, releases blocked queries (later ones answer at once)
+  // and ends event streams within a second. The registry keeps serving reads
+  // and writes. Idempotent.
   void Stop();
 
   Registry& registry() { return *registry_; }
