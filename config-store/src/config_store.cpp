@@ -19,7 +19,11 @@ namespace hive::config_store {
 
 // Each version keeps its own full copy of the flattened properties, so a
 // version is readable on its own and never changes once written.
-constexpr std::array<std::string_view, 1> kMigrations = {
+// Migration 2: tombstones (versions.deleted), sealed secrets (properties.secret,
+// value = SecretBox hex), the key's fingerprint (to refuse a wrong key at
+// start) and the audit log (key names joined by newlines, which keys cannot
+// contain).
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE store_state (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -47,12 +51,35 @@ CREATE TABLE properties (
   PRIMARY KEY (version_id, key)
 ) WITHOUT ROWID;
 )sql",
+    R"sql(
+ALTER TABLE versions ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE properties ADD COLUMN secret INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE store_state ADD COLUMN secrets_key_check TEXT;
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at_ns INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  app TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  added TEXT NOT NULL,
+  removed TEXT NOT NULL,
+  changed TEXT NOT NULL
+);
+CREATE INDEX audit_by_doc ON audit (app, profile, id);
+)sql",
 };
+
+// What the key fingerprint in store_state is computed over.
+constexpr std::string_view kKeyCheckInput = "hive config store secrets key check v1";
 
 struct ConfigStore::Head {
   int64_t row_id;
   int64_t version;
   std::string hash;
+  bool deleted;
 };
 
 namespace {
@@ -76,7 +103,90 @@ Status ValidateWrite(const WriteRequest& request) {
   return Status::Ok();
 }
 
+// The AAD of a sealed secret: it only opens where it was stored.
+std::string SecretContext(std::string_view app, std::string_view profile, std::string_view key) {
+  return DocName(app, profile) + "/" + std::string(key);
+}
+
+std::string JoinKeys(const Properties& keys) {
+  std::string out;
+  for (const auto& [key, value] : keys) {
+    if (!out.empty()) out += '\n';
+    out += key;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitKeys(std::string_view joined) {
+  std::vector<std::string> out;
+  if (joined.empty()) return out;
+  for (std::string_view key : Split(joined, '\n')) out.emplace_back(key);
+  return out;
+}
+
+Result<AuditAction> ParseAuditAction(std::string_view name) {
+  for (AuditAction a : {AuditAction::kPush, AuditAction::kRollback, AuditAction::kDelete}) {
+    if (AuditActionName(a) == name) return a;
+  }
+  return Status::Internal("config store: unknown audit action '" + std::string(name) + "'");
+}
+
+// Runs a one-row, one-column integer query.
+Result<int64_t> QueryInt(SqliteDb& db, std::string_view sql) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("config store: no row from " + std::string(sql));
+  return stmt->ColumnInt(0);
+}
+
+// Refuses a store whose secrets cannot be opened with `secrets`, and records
+// the fingerprint of the first key used.
+Status CheckSecretsKey(SqliteDb& db, const SecretBox* secrets, const std::string& path) {
+  auto stmt = db.Prepare("SELECT secrets_key_check FROM store_state WHERE id = 1");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  const bool has_check = *row && !stmt->ColumnIsNull(0);
+  const std::string check = has_check ? stmt->ColumnText(0) : std::string();
+  if (secrets == nullptr) {
+    auto has_secrets = QueryInt(db, "SELECT EXISTS (SELECT 1 FROM properties WHERE secret = 1)");
+    if (!has_secrets.ok()) return has_secrets.status();
+    if (*has_secrets != 0) {
+      return Status::FailedPrecondition(
+          "config store: " + path +
+          " holds encrypted secrets but no secrets key was given (hived --secrets-key-file)");
+    }
+    return Status::Ok();
+  }
+  const std::string fingerprint = secrets->Digest(kKeyCheckInput);
+  if (has_check) {
+    if (check != fingerprint) {
+      return Status::FailedPrecondition(
+          "config store: the secrets key is not the one the secrets in " + path +
+          " were encrypted with (wrong --secrets-key-file)");
+    }
+    return Status::Ok();
+  }
+  auto update = db.Prepare("UPDATE store_state SET secrets_key_check = ?1 WHERE id = 1");
+  if (!update.ok()) return update.status();
+  return update->Bind(1, fingerprint).Run();
+}
+
 }  // namespace
+
+std::string_view AuditActionName(AuditAction action) {
+  switch (action) {
+    case AuditAction::kPush:
+      return "push";
+    case AuditAction::kRollback:
+      return "rollback";
+    case AuditAction::kDelete:
+      return "delete";
+  }
+  return "unknown";
+}
 
 Result<std::unique_ptr<ConfigStore>> ConfigStore::Open(const ConfigStoreOptions& options) {
   if (options.data_dir.empty()) {
@@ -103,12 +213,20 @@ Result<std::unique_ptr<ConfigStore>> ConfigStore::Open(const ConfigStoreOptions&
   if (!*has_row) return Status::Internal("config store: " + path + " has no store_state row");
   const int64_t index = index_stmt->ColumnInt(0);
 
+  HIVE_RETURN_IF_ERROR(CheckSecretsKey(**db, options.secrets.get(), path));
+
+  std::map<std::string, int64_t, std::less<>> doc_index;
   auto docs_stmt =
-      (*db)->Prepare("SELECT COUNT(*) FROM (SELECT DISTINCT app, profile FROM versions)");
+      (*db)->Prepare("SELECT app, profile, MAX(change_index) FROM versions GROUP BY app, profile");
   if (!docs_stmt.ok()) return docs_stmt.status();
-  auto docs_row = docs_stmt->Step();
-  if (!docs_row.ok()) return docs_row.status();
-  const int64_t documents = docs_stmt->ColumnInt(0);
+  while (true) {
+    auto row = docs_stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    doc_index.emplace(DocName(docs_stmt->ColumnText(0), docs_stmt->ColumnText(1)),
+                      docs_stmt->ColumnInt(2));
+  }
+  const int64_t documents = static_cast<int64_t>(doc_index.size());
 
   ConfigStoreOptions opts = options;
   if (!opts.metrics) opts.metrics = std::make_shared<prometheus::Registry>();
@@ -127,6 +245,11 @@ Result<std::unique_ptr<ConfigStore>> ConfigStore::Open(const ConfigStoreOptions&
                              .Help("Config rollbacks that made a new version")
                              .Register(*opts.metrics)
                              .Add({});
+    metrics.deletes = &prometheus::BuildCounter()
+                           .Name("hive_config_deletes_total")
+                           .Help("Config documents deleted (tombstone versions written)")
+                           .Register(*opts.metrics)
+                           .Add({});
     metrics.documents = &prometheus::BuildGauge()
                              .Name("hive_config_documents")
                              .Help("Config documents (application/profile pairs) with a version")
@@ -143,16 +266,20 @@ Result<std::unique_ptr<ConfigStore>> ConfigStore::Open(const ConfigStoreOptions&
   metrics.documents->Set(static_cast<double>(documents));
 
   log::Info("config store opened", {{"path", path}, {"index", index}, {"documents", documents}});
-  return std::unique_ptr<ConfigStore>(new ConfigStore(std::move(*db), opts, metrics, index));
+  return std::unique_ptr<ConfigStore>(
+      new ConfigStore(std::move(*db), opts, metrics, index, std::move(doc_index)));
 }
 
 ConfigStore::ConfigStore(std::unique_ptr<SqliteDb> db, const ConfigStoreOptions& options,
-                         Metrics metrics, int64_t index)
+                         Metrics metrics, int64_t index,
+                         std::map<std::string, int64_t, std::less<>> doc_index)
     : registry_(options.metrics),
       metrics_(metrics),
       clock_(options.clock),
+      secrets_(options.secrets),
       db_(std::move(db)),
-      index_(index) {}
+      index_(index),
+      doc_index_(std::move(doc_index)) {}
 
 ConfigStore::~ConfigStore() = default;
 
@@ -168,31 +295,36 @@ Result<PushResult> ConfigStore::Push(const WriteRequest& request, const Properti
   Status valid = ValidateWrite(request);
   for (auto it = properties.begin(); valid.ok() && it != properties.end(); ++it) {
     valid = ValidateKey(it->first);
+    if (valid.ok() && it->second.secret() && !secrets_) {
+      valid = Status::FailedPrecondition(
+          "'" + it->first +
+          "' is a secret, but this hived has no secrets key to encrypt it with "
+          "(start hived with --secrets-key-file)");
+    }
   }
   if (!valid.ok()) {
     CountPushError(valid);
     return valid;
   }
   std::lock_guard lock(mu_);
-  auto result = WriteLocked(request, properties, request.message, /*is_rollback=*/false);
+  auto result = WriteLocked(request, properties, request.message, AuditAction::kPush);
   if (!result.ok()) {
     CountPushError(result.status());
-  } else if (result->changed) {
-    metrics_.created->Increment();
-  } else {
-    metrics_.unchanged->Increment();
+  } else if (!request.dry_run) {
+    (result->changed ? metrics_.created : metrics_.unchanged)->Increment();
   }
   return result;
 }
 
-Result<PushResult> ConfigStore::PushJson(const WriteRequest& request, std::string_view json) {
-  if (json.size() > kMaxDocumentBytes) {
+Result<PushResult> ConfigStore::PushDocument(const WriteRequest& request, DocumentFormat format,
+                                             std::string_view text) {
+  if (text.size() > kMaxDocumentBytes) {
     metrics_.rejected->Increment();
-    return Status::TooLarge("config document is " + std::to_string(json.size()) +
+    return Status::TooLarge("config document is " + std::to_string(text.size()) +
                             " bytes; at most " + std::to_string(kMaxDocumentBytes) +
                             " are allowed");
   }
-  auto properties = ParseJsonDocument(json);
+  auto properties = ParseDocument(format, text);
   if (!properties.ok()) {
     metrics_.rejected->Increment();
     return properties.status();
@@ -217,27 +349,59 @@ Result<PushResult> ConfigStore::Rollback(const WriteRequest& request, std::optio
   if (target < 1) {
     return Status::FailedPrecondition(doc + " has only version 1; nothing to roll back to");
   }
-  auto stmt =
-      db_->Prepare("SELECT id FROM versions WHERE app = ?1 AND profile = ?2 AND version = ?3");
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, request.app).Bind(2, request.profile).Bind(3, target);
-  auto found = stmt->Step();
+  auto found = FindVersionLocked(request.app, request.profile, target);
   if (!found.ok()) return found.status();
-  if (!*found) return Status::NotFound(doc + " has no version " + std::to_string(target));
-  auto properties = ReadPropertiesLocked(stmt->ColumnInt(0));
+  if (found->second) {
+    return Status::FailedPrecondition(doc + " version " + std::to_string(target) +
+                                      " is a deletion; use delete to delete it again");
+  }
+  auto properties = ReadPropertiesLocked(found->first, request.app, request.profile);
   if (!properties.ok()) return properties.status();
 
   const std::string message =
       request.message.empty() ? "rollback to v" + std::to_string(target) : request.message;
-  auto result = WriteLocked(request, *properties, message, /*is_rollback=*/true);
-  if (result.ok() && result->changed) metrics_.rollbacks->Increment();
+  auto result = WriteLocked(request, *properties, message, AuditAction::kRollback);
+  if (result.ok() && result->changed && !request.dry_run) metrics_.rollbacks->Increment();
   return result;
+}
+
+Result<PushResult> ConfigStore::Delete(const WriteRequest& request) {
+  HIVE_RETURN_IF_ERROR(ValidateWrite(request));
+  std::lock_guard lock(mu_);
+  auto head = ReadHeadLocked(request.app, request.profile);
+  if (!head.ok()) return head.status();
+  const std::string doc = DocName(request.app, request.profile);
+  if (!*head) return Status::NotFound(doc + " has no versions; nothing to delete");
+  if ((*head)->deleted) {
+    return Status::NotFound(doc + " is already deleted (version " +
+                            std::to_string((*head)->version) + ")");
+  }
+  const std::string message = request.message.empty() ? "delete" : request.message;
+  auto result = WriteLocked(request, Properties(), message, AuditAction::kDelete);
+  if (result.ok() && result->changed && !request.dry_run) metrics_.deletes->Increment();
+  return result;
+}
+
+Result<std::pair<int64_t, bool>> ConfigStore::FindVersionLocked(std::string_view app,
+                                                                std::string_view profile,
+                                                                int64_t version) {
+  auto stmt = db_->Prepare(
+      "SELECT id, deleted FROM versions WHERE app = ?1 AND profile = ?2 AND version = ?3");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, app).Bind(2, profile).Bind(3, version);
+  auto found = stmt->Step();
+  if (!found.ok()) return found.status();
+  if (!*found) {
+    return Status::NotFound(DocName(app, profile) + " has no version " + std::to_string(version));
+  }
+  return std::make_pair(stmt->ColumnInt(0), stmt->ColumnInt(1) != 0);
 }
 
 Result<PushResult> ConfigStore::WriteLocked(const WriteRequest& request,
                                             const Properties& properties, std::string_view message,
-                                            bool is_rollback) {
+                                            AuditAction action) {
   const std::string doc = DocName(request.app, request.profile);
+  const bool is_delete = action == AuditAction::kDelete;
   Transaction tx(*db_);
   HIVE_RETURN_IF_ERROR(tx.begin_status());
   auto head = ReadHeadLocked(request.app, request.profile);
@@ -247,8 +411,25 @@ Result<PushResult> ConfigStore::WriteLocked(const WriteRequest& request,
     return Status::Aborted(doc + " is at version " + std::to_string(current) + ", not " +
                            std::to_string(*request.if_match) + " (If-Match)");
   }
-  const std::string hash = ContentHash(properties);
-  if (*head && (*head)->hash == hash) return PushResult{current, false, index()};
+  const bool live = *head && !(*head)->deleted;
+  Properties previous;
+  if (live) {
+    auto read = ReadPropertiesLocked((*head)->row_id, request.app, request.profile);
+    if (!read.ok()) return read.status();
+    previous = std::move(*read);
+  }
+  // Secrets enter the hash as keyed digests: equal secrets hash equal, and
+  // the hash (shown to every reader) reveals nothing about them.
+  Properties hashed = properties;
+  for (auto& [key, value] : hashed) {
+    if (value.secret()) value = Value::Secret(secrets_->Digest(value.text()));
+  }
+  const std::string hash = ContentHash(hashed);
+  PushResult result{current, false, index(), DiffProperties(previous, properties)};
+  if (live && !is_delete && (*head)->hash == hash) return result;
+  result.changed = true;
+  result.version = current + 1;
+  if (request.dry_run) return result;
 
   const int64_t new_index = index() + 1;
   const int64_t new_version = current + 1;
@@ -261,7 +442,8 @@ Result<PushResult> ConfigStore::WriteLocked(const WriteRequest& request,
   {
     auto stmt = db_->Prepare(
         "INSERT INTO versions (app, profile, version, change_index, author, message, "
-        "created_at_ns, hash, key_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        "created_at_ns, hash, key_count, deleted) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, request.app)
         .Bind(2, request.profile)
@@ -271,55 +453,96 @@ Result<PushResult> ConfigStore::WriteLocked(const WriteRequest& request,
         .Bind(6, message)
         .Bind(7, ToUnixNanos(now))
         .Bind(8, hash)
-        .Bind(9, static_cast<int64_t>(properties.size()));
+        .Bind(9, static_cast<int64_t>(properties.size()))
+        .Bind(10, is_delete ? 1 : 0);
     HIVE_RETURN_IF_ERROR(stmt->Run());
   }
   const int64_t row_id = db_->LastInsertRowId();
   {
     auto stmt = db_->Prepare(
-        "INSERT INTO properties (version_id, key, type, value) VALUES (?1, ?2, ?3, ?4)");
+        "INSERT INTO properties (version_id, key, type, value, secret) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!stmt.ok()) return stmt.status();
     for (const auto& [key, value] : properties) {
+      std::string stored = value.text();
+      if (value.secret()) {
+        auto sealed =
+            secrets_->Seal(value.text(), SecretContext(request.app, request.profile, key));
+        if (!sealed.ok()) return sealed.status();
+        stored = std::move(*sealed);
+      }
       stmt->Reset();
       stmt->Bind(1, row_id)
           .Bind(2, key)
           .Bind(3, static_cast<int64_t>(value.type()))
-          .Bind(4, value.text());
+          .Bind(4, stored)
+          .Bind(5, value.secret() ? 1 : 0);
       HIVE_RETURN_IF_ERROR(stmt->Run());
     }
   }
+  HIVE_RETURN_IF_ERROR(AppendAuditLocked(request, action, new_version, message, result.diff, now));
   HIVE_RETURN_IF_ERROR(tx.Commit());
 
   {
     std::lock_guard watch_lock(watch_mu_);
     index_ = new_index;
+    doc_index_.insert_or_assign(doc, new_index);
   }
   index_changed_.notify_all();
   if (current == 0) metrics_.documents->Increment();
-  log::Info(is_rollback ? "config rolled back" : "config pushed", {{"app", request.app},
-                                                                   {"profile", request.profile},
-                                                                   {"version", new_version},
-                                                                   {"index", new_index},
-                                                                   {"author", request.author},
-                                                                   {"keys", properties.size()}});
-  return PushResult{new_version, true, new_index};
+  log::Info("config written", {{"action", AuditActionName(action)},
+                               {"app", request.app},
+                               {"profile", request.profile},
+                               {"version", new_version},
+                               {"index", new_index},
+                               {"author", request.author},
+                               {"keys", properties.size()}});
+  result.index = new_index;
+  return result;
+}
+
+Status ConfigStore::AppendAuditLocked(const WriteRequest& request, AuditAction action,
+                                      int64_t version, std::string_view message,
+                                      const PropertyDiff& diff, TimePoint at) {
+  std::string changed;
+  for (const auto& [key, change] : diff.changed) {
+    if (!changed.empty()) changed += '\n';
+    changed += key;
+  }
+  auto stmt = db_->Prepare(
+      "INSERT INTO audit (at_ns, actor, action, app, profile, version, message, added, removed, "
+      "changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->Bind(1, ToUnixNanos(at))
+      .Bind(2, request.author)
+      .Bind(3, AuditActionName(action))
+      .Bind(4, request.app)
+      .Bind(5, request.profile)
+      .Bind(6, version)
+      .Bind(7, message)
+      .Bind(8, JoinKeys(diff.added))
+      .Bind(9, JoinKeys(diff.removed))
+      .Bind(10, changed)
+      .Run();
 }
 
 Result<std::optional<ConfigStore::Head>> ConfigStore::ReadHeadLocked(std::string_view app,
                                                                      std::string_view profile) {
   auto stmt = db_->Prepare(
-      "SELECT id, version, hash FROM versions WHERE app = ?1 AND profile = ?2 "
+      "SELECT id, version, hash, deleted FROM versions WHERE app = ?1 AND profile = ?2 "
       "ORDER BY version DESC LIMIT 1");
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, app).Bind(2, profile);
   auto row = stmt->Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<Head>();
-  return std::optional<Head>(Head{stmt->ColumnInt(0), stmt->ColumnInt(1), stmt->ColumnText(2)});
+  return std::optional<Head>(
+      Head{stmt->ColumnInt(0), stmt->ColumnInt(1), stmt->ColumnText(2), stmt->ColumnInt(3) != 0});
 }
 
-Result<Properties> ConfigStore::ReadPropertiesLocked(int64_t row_id) {
-  auto stmt = db_->Prepare("SELECT key, type, value FROM properties WHERE version_id = ?1");
+Result<Properties> ConfigStore::ReadPropertiesLocked(int64_t row_id, std::string_view app,
+                                                     std::string_view profile) {
+  auto stmt = db_->Prepare("SELECT key, type, value, secret FROM properties WHERE version_id = ?1");
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, row_id);
   Properties out;
@@ -331,9 +554,23 @@ Result<Properties> ConfigStore::ReadPropertiesLocked(int64_t row_id) {
     if (type < 0 || type > static_cast<int64_t>(ValueType::kString)) {
       return Status::Internal("config store: property of unknown type " + std::to_string(type));
     }
+    std::string key = stmt->ColumnText(0);
+    if (stmt->ColumnInt(3) != 0) {
+      if (!secrets_) {
+        return Status::FailedPrecondition("config store: no secrets key to decrypt '" + key +
+                                          "' of " + DocName(app, profile));
+      }
+      auto clear = secrets_->Open(stmt->ColumnText(2), SecretContext(app, profile, key));
+      if (!clear.ok()) {
+        return clear.status().WithContext("config store: secret '" + key + "' of " +
+                                          DocName(app, profile));
+      }
+      out.emplace(std::move(key), Value::Secret(std::move(*clear)));
+      continue;
+    }
     auto value = Value::FromStored(static_cast<ValueType>(type), stmt->ColumnText(2));
     if (!value.ok()) return Status::Internal("config store: " + value.status().message());
-    out.emplace(stmt->ColumnText(0), std::move(*value));
+    out.emplace(std::move(key), std::move(*value));
   }
   return out;
 }
@@ -359,7 +596,9 @@ Result<EffectiveConfig> ConfigStore::GetEffective(std::string_view app, std::str
     auto head = ReadHeadLocked(layer_app, layer_profile);
     if (!head.ok()) return head.status();
     if (!*head) continue;
-    auto properties = ReadPropertiesLocked((*head)->row_id);
+    if (layer_app == app && layer_profile == profile) out.version = (*head)->version;
+    if ((*head)->deleted) continue;
+    auto properties = ReadPropertiesLocked((*head)->row_id, layer_app, layer_profile);
     if (!properties.ok()) return properties.status();
     const std::string source = DocName(layer_app, layer_profile);
     for (auto& [key, value] : *properties) {
@@ -368,7 +607,6 @@ Result<EffectiveConfig> ConfigStore::GetEffective(std::string_view app, std::str
     }
     out.sources.push_back(
         LayerSource{std::string(layer_app), std::string(layer_profile), (*head)->version});
-    if (layer_app == app && layer_profile == profile) out.version = (*head)->version;
   }
   out.index = index();
   return out;
@@ -379,7 +617,7 @@ Result<std::vector<VersionInfo>> ConfigStore::History(std::string_view app,
   HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
   std::lock_guard lock(mu_);
   auto stmt = db_->Prepare(
-      "SELECT version, author, message, created_at_ns, hash, key_count FROM versions "
+      "SELECT version, author, message, created_at_ns, hash, key_count, deleted FROM versions "
       "WHERE app = ?1 AND profile = ?2 ORDER BY version DESC");
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, app).Bind(2, profile);
@@ -391,7 +629,7 @@ Result<std::vector<VersionInfo>> ConfigStore::History(std::string_view app,
     out.push_back(VersionInfo{std::string(app), std::string(profile), stmt->ColumnInt(0),
                               stmt->ColumnText(1), stmt->ColumnText(2),
                               FromUnixNanos(stmt->ColumnInt(3)), stmt->ColumnText(4),
-                              static_cast<size_t>(stmt->ColumnInt(5))});
+                              static_cast<size_t>(stmt->ColumnInt(5)), stmt->ColumnInt(6) != 0});
   }
   return out;
 }
@@ -401,7 +639,7 @@ Result<VersionDocument> ConfigStore::GetVersion(std::string_view app, std::strin
   HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
   std::lock_guard lock(mu_);
   auto stmt = db_->Prepare(
-      "SELECT id, author, message, created_at_ns, hash, key_count FROM versions "
+      "SELECT id, author, message, created_at_ns, hash, key_count, deleted FROM versions "
       "WHERE app = ?1 AND profile = ?2 AND version = ?3");
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, app).Bind(2, profile).Bind(3, version);
@@ -418,11 +656,67 @@ Result<VersionDocument> ConfigStore::GetVersion(std::string_view app, std::strin
                          stmt->ColumnText(2),
                          FromUnixNanos(stmt->ColumnInt(3)),
                          stmt->ColumnText(4),
-                         static_cast<size_t>(stmt->ColumnInt(5))};
-  auto properties = ReadPropertiesLocked(stmt->ColumnInt(0));
+                         static_cast<size_t>(stmt->ColumnInt(5)),
+                         stmt->ColumnInt(6) != 0};
+  auto properties = ReadPropertiesLocked(stmt->ColumnInt(0), app, profile);
   if (!properties.ok()) return properties.status();
   out.properties = std::move(*properties);
   return out;
+}
+
+Result<PropertyDiff> ConfigStore::Diff(std::string_view app, std::string_view profile, int64_t from,
+                                       int64_t to) {
+  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  std::lock_guard lock(mu_);
+  auto read = [&](int64_t version) -> Result<Properties> {
+    if (version == 0) return Properties();
+    auto found = FindVersionLocked(app, profile, version);
+    if (!found.ok()) return found.status();
+    return ReadPropertiesLocked(found->first, app, profile);
+  };
+  auto before = read(from);
+  if (!before.ok()) return before.status();
+  auto after = read(to);
+  if (!after.ok()) return after.status();
+  return DiffProperties(*before, *after);
+}
+
+Result<std::vector<AuditEntry>> ConfigStore::Audit(const AuditQuery& query) {
+  if (!query.app.empty()) HIVE_RETURN_IF_ERROR(ValidateName(query.app, "application"));
+  if (!query.profile.empty()) HIVE_RETURN_IF_ERROR(ValidateName(query.profile, "profile"));
+  std::lock_guard lock(mu_);
+  auto stmt = db_->Prepare(
+      "SELECT id, at_ns, actor, action, app, profile, version, message, added, removed, changed "
+      "FROM audit WHERE (?1 = '' OR app = ?1) AND (?2 = '' OR profile = ?2) "
+      "ORDER BY id DESC LIMIT ?3");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, query.app)
+      .Bind(2, query.profile)
+      .Bind(3, static_cast<int64_t>(std::min(query.limit, kMaxAuditLimit)));
+  std::vector<AuditEntry> out;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto action = ParseAuditAction(stmt->ColumnText(3));
+    if (!action.ok()) return action.status();
+    out.push_back(AuditEntry{stmt->ColumnInt(0), FromUnixNanos(stmt->ColumnInt(1)),
+                             stmt->ColumnText(2), *action, stmt->ColumnText(4), stmt->ColumnText(5),
+                             stmt->ColumnInt(6), stmt->ColumnText(7),
+                             SplitKeys(stmt->ColumnText(8)), SplitKeys(stmt->ColumnText(9)),
+                             SplitKeys(stmt->ColumnText(10))});
+  }
+  return out;
+}
+
+Result<int64_t> ConfigStore::CurrentVersion(std::string_view app, std::string_view profile,
+                                            bool* deleted) {
+  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  std::lock_guard lock(mu_);
+  auto head = ReadHeadLocked(app, profile);
+  if (!head.ok()) return head.status();
+  if (deleted != nullptr) *deleted = *head && (*head)->deleted;
+  return *head ? (*head)->version : 0;
 }
 
 int64_t ConfigStore::index() const {
@@ -437,6 +731,30 @@ int64_t ConfigStore::WaitForIndex(int64_t after, Duration max_wait) {
   if (index_ != after || stopped_ || max_wait <= Duration::zero()) return index_;
   metrics_.blocked_watchers->Increment();
   index_changed_.wait_for(lock, max_wait, [&] { return index_ > after || stopped_; });
+  metrics_.blocked_watchers->Decrement();
+  return index_;
+}
+
+int64_t ConfigStore::RelevantIndexLocked(std::string_view app, std::string_view profile) const {
+  int64_t relevant = 0;
+  for (const std::string& doc : {DocName("application", "default"), DocName("application", profile),
+                                 DocName(app, "default"), DocName(app, profile)}) {
+    if (auto it = doc_index_.find(doc); it != doc_index_.end()) {
+      relevant = std::max(relevant, it->second);
+    }
+  }
+  return relevant;
+}
+
+int64_t ConfigStore::WaitForChange(std::string_view app, std::string_view profile, int64_t after,
+                                   Duration max_wait) {
+  std::unique_lock lock(watch_mu_);
+  auto done = [&] {
+    return after > index_ || RelevantIndexLocked(app, profile) > after || stopped_;
+  };
+  if (done() || max_wait <= Duration::zero()) return index_;
+  metrics_.blocked_watchers->Increment();
+  index_changed_.wait_for(lock, max_wait, done);
   metrics_.blocked_watchers->Decrement();
   return index_;
 }

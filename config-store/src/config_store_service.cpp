@@ -13,6 +13,26 @@ namespace {
 constexpr Duration kDefaultWait = std::chrono::seconds(30);
 constexpr Duration kMaxWait = std::chrono::minutes(5);
 constexpr size_t kMaxRollbackBodyBytes = 64u << 10;
+constexpr size_t kMaxAppliedBodyBytes = 64u << 10;
+constexpr size_t kDefaultAuditLimit = 100;
+
+// Admins and agents read secrets in clear (an agent renders them into its
+// service's file); readers and operators see them redacted.
+bool CanReadSecrets(const Principal& principal) {
+  return principal.role == Role::kAdmin || principal.role == Role::kAgent;
+}
+
+Properties ForReader(const Properties& properties, const Principal& principal) {
+  return CanReadSecrets(principal) ? properties : RedactSecrets(properties);
+}
+
+PropertyDiff ForReader(const PropertyDiff& diff, const Principal& principal) {
+  return CanReadSecrets(principal) ? diff : RedactSecrets(diff);
+}
+
+bool IsTrue(const std::optional<std::string>& flag) {
+  return flag && (*flag == "true" || *flag == "1" || flag->empty());
+}
 
 // A decimal integer that fills `text` entirely.
 Result<int64_t> ParseInt(std::string_view text, std::string_view what) {
@@ -40,6 +60,7 @@ Result<WriteRequest> WriteRequestFrom(const HttpRequest& req) {
   out.profile = std::string(req.PathParam("profile"));
   out.author = req.principal.name;
   out.message = req.HeaderValue("X-Hive-Message").value_or("");
+  out.dry_run = IsTrue(req.Query("dry_run"));
   if (auto if_match = req.HeaderValue("If-Match")) {
     std::string_view v = Trim(*if_match);
     // Tolerate the quoted entity-tag form: If-Match: "3".
@@ -74,9 +95,35 @@ void AppendVersionInfoFields(std::string& out, const VersionInfo& info) {
   AppendStringField(out, "created_at", FormatRfc3339(info.created_at));
   AppendStringField(out, "hash", info.hash);
   AppendIntField(out, "keys", static_cast<int64_t>(info.key_count));
+  AppendField(out, "deleted");
+  out += info.deleted ? "true" : "false";
 }
 
-void AnswerPush(const Result<PushResult>& result, const WriteRequest& request, HttpResponse& res) {
+void AppendBoolField(std::string& out, std::string_view name, bool value) {
+  AppendField(out, name);
+  out += value ? "true" : "false";
+}
+
+void AppendKeyList(std::string& out, std::string_view name, const std::vector<std::string>& keys) {
+  AppendField(out, name);
+  out += '[';
+  for (const auto& key : keys) {
+    if (out.back() != '[') out += ',';
+    AppendJsonString(out, key);
+  }
+  out += ']';
+}
+
+void AppendSecretKeys(std::string& out, const Properties& properties) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : properties) {
+    if (value.secret()) keys.push_back(key);
+  }
+  AppendKeyList(out, "secret_keys", keys);
+}
+
+void AnswerPush(const Result<PushResult>& result, const HttpRequest& req,
+                const WriteRequest& request, HttpResponse& res) {
   if (!result.ok()) {
     res.SetError(result.status());
     return;
@@ -85,9 +132,11 @@ void AnswerPush(const Result<PushResult>& result, const WriteRequest& request, H
   AppendStringField(out, "app", request.app);
   AppendStringField(out, "profile", request.profile);
   AppendIntField(out, "version", result->version);
-  AppendField(out, "changed");
-  out += result->changed ? "true" : "false";
+  AppendBoolField(out, "changed", result->changed);
   AppendIntField(out, "index", result->index);
+  if (request.dry_run) AppendBoolField(out, "dry_run", true);
+  AppendField(out, "diff");
+  AppendDiffJson(out, ForReader(result->diff, req.principal));
   out += '}';
   res.SetJson(std::move(out));
   res.SetHeader("X-Hive-Index", std::to_string(result->index));
@@ -98,7 +147,10 @@ void AnswerPush(const Result<PushResult>& result, const WriteRequest& request, H
 Result<std::unique_ptr<ConfigStoreService>> ConfigStoreService::Open(ConfigStoreOptions options) {
   auto store = ConfigStore::Open(options);
   if (!store.ok()) return store.status();
-  return std::unique_ptr<ConfigStoreService>(new ConfigStoreService(std::move(*store)));
+  auto rollout = RolloutTracker::Open(options.data_dir, options.clock, options.metrics);
+  if (!rollout.ok()) return rollout.status();
+  return std::unique_ptr<ConfigStoreService>(
+      new ConfigStoreService(std::move(*store), std::move(*rollout)));
 }
 
 void ConfigStoreService::Mount(hive::HttpServer& server) {
@@ -115,6 +167,13 @@ void ConfigStoreService::Mount(hive::HttpServer& server) {
                bind(&ConfigStoreService::HandleVersion));
   server.Route("POST", base + "/rollback", {Access::kOperate, kMaxRollbackBodyBytes},
                bind(&ConfigStoreService::HandleRollback));
+  server.Route("DELETE", base, {Access::kOperate, kMaxRollbackBodyBytes},
+               bind(&ConfigStoreService::HandleDelete));
+  server.Route("GET", base + "/diff", {Access::kRead}, bind(&ConfigStoreService::HandleDiff));
+  server.Route("PUT", base + "/applied/{instance}", {Access::kAgent, kMaxAppliedBodyBytes},
+               bind(&ConfigStoreService::HandleApplied));
+  server.Route("GET", base + "/rollout", {Access::kRead}, bind(&ConfigStoreService::HandleRollout));
+  server.Route("GET", "/api/v1/audit", {Access::kRead}, bind(&ConfigStoreService::HandleAudit));
 }
 
 void ConfigStoreService::Stop() { store_->Stop(); }
@@ -125,7 +184,12 @@ void ConfigStoreService::HandlePush(const HttpRequest& req, HttpResponse& res) {
     res.SetError(request.status());
     return;
   }
-  AnswerPush(store_->PushJson(*request, req.body), *request, res);
+  auto format = FormatForContentType(req.HeaderValue("Content-Type").value_or(""));
+  if (!format.ok()) {
+    res.SetError(format.status());
+    return;
+  }
+  AnswerPush(store_->PushDocument(*request, *format, req.body), req, *request, res);
 }
 
 void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
@@ -143,7 +207,7 @@ void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
       if (!parsed.ok()) return fail(parsed.status().WithContext("wait"));
       wait = std::min(*parsed, kMaxWait);
     }
-    store_->WaitForIndex(*after, wait);
+    store_->WaitForChange(req.PathParam("app"), req.PathParam("profile"), *after, wait);
   }
   auto config = store_->GetEffective(req.PathParam("app"), req.PathParam("profile"));
   if (!config.ok()) return fail(config.status());
@@ -153,7 +217,8 @@ void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
   AppendIntField(out, "version", config->version);
   AppendIntField(out, "index", config->index);
   AppendField(out, "properties");
-  AppendPropertiesJson(out, config->properties);
+  AppendPropertiesJson(out, ForReader(config->properties, req.principal));
+  AppendSecretKeys(out, config->properties);
   AppendField(out, "property_sources");
   out += '{';
   for (const auto& [key, source] : config->property_sources) {
@@ -213,7 +278,8 @@ void ConfigStoreService::HandleVersion(const HttpRequest& req, HttpResponse& res
   AppendStringField(out, "profile", doc->info.profile);
   AppendVersionInfoFields(out, doc->info);
   AppendField(out, "properties");
-  AppendPropertiesJson(out, doc->properties);
+  AppendPropertiesJson(out, ForReader(doc->properties, req.principal));
+  AppendSecretKeys(out, doc->properties);
   out += '}';
   res.SetJson(std::move(out));
   res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
@@ -251,7 +317,191 @@ void ConfigStoreService::HandleRollback(const HttpRequest& req, HttpResponse& re
       to = *version;
     }
   }
-  AnswerPush(store_->Rollback(*request, to), *request, res);
+  AnswerPush(store_->Rollback(*request, to), req, *request, res);
+}
+
+void ConfigStoreService::HandleDelete(const HttpRequest& req, HttpResponse& res) {
+  auto request = WriteRequestFrom(req);
+  if (!request.ok()) {
+    res.SetError(request.status());
+    return;
+  }
+  AnswerPush(store_->Delete(*request), req, *request, res);
+}
+
+void ConfigStoreService::HandleDiff(const HttpRequest& req, HttpResponse& res) {
+  const std::string_view app = req.PathParam("app");
+  const std::string_view profile = req.PathParam("profile");
+  auto current = store_->CurrentVersion(app, profile);
+  if (!current.ok()) {
+    res.SetError(current.status());
+    return;
+  }
+  auto version_param = [&](std::string_view name, int64_t fallback) -> Result<int64_t> {
+    auto text = req.Query(name);
+    return text ? ParseVersion(*text, name) : Result<int64_t>(fallback);
+  };
+  auto to = version_param("to", *current);
+  if (!to.ok()) {
+    res.SetError(to.status());
+    return;
+  }
+  auto from = version_param("from", std::max<int64_t>(*to - 1, 0));
+  if (!from.ok()) {
+    res.SetError(from.status());
+    return;
+  }
+  auto diff = store_->Diff(app, profile, *from, *to);
+  if (!diff.ok()) {
+    res.SetError(diff.status());
+    return;
+  }
+  std::string out = "{";
+  AppendStringField(out, "app", app);
+  AppendStringField(out, "profile", profile);
+  AppendIntField(out, "from", *from);
+  AppendIntField(out, "to", *to);
+  AppendField(out, "diff");
+  AppendDiffJson(out, ForReader(*diff, req.principal));
+  out += '}';
+  res.SetJson(std::move(out));
+}
+
+void ConfigStoreService::HandleApplied(const HttpRequest& req, HttpResponse& res) {
+  const std::string_view app = req.PathParam("app");
+  const std::string_view profile = req.PathParam("profile");
+  auto fields = ParseJsonDocument(req.body);
+  if (!fields.ok()) {
+    res.SetError(fields.status().WithContext("rollout report"));
+    return;
+  }
+  InstanceRollout report;
+  report.instance = std::string(req.PathParam("instance"));
+  auto field = [&](const char* name) -> const Value* {
+    auto it = fields->find(name);
+    return it == fields->end() ? nullptr : &it->second;
+  };
+  const Value* version = field("version");
+  const Value* status = field("status");
+  const Value* message = field("message");
+  if (version == nullptr || version->type() != ValueType::kNumber) {
+    res.SetError(Status::InvalidArgument("rollout report: \"version\" must be a version number"));
+    return;
+  }
+  if (status == nullptr || status->type() != ValueType::kString) {
+    res.SetError(
+        Status::InvalidArgument("rollout report: \"status\" must be \"applied\" or \"failed\""));
+    return;
+  }
+  if (message != nullptr && message->type() != ValueType::kString) {
+    res.SetError(Status::InvalidArgument("rollout report: \"message\" must be a string"));
+    return;
+  }
+  auto parsed_version = ParseVersion(version->text(), "rollout report: \"version\"");
+  auto parsed_status = ParseRolloutStatus(status->text());
+  if (!parsed_version.ok() || !parsed_status.ok()) {
+    res.SetError(!parsed_version.ok() ? parsed_version.status() : parsed_status.status());
+    return;
+  }
+  auto current = store_->CurrentVersion(app, profile);
+  if (!current.ok()) {
+    res.SetError(current.status());
+    return;
+  }
+  if (*parsed_version > *current) {
+    res.SetError(Status::InvalidArgument(
+        "rollout report: " + std::string(app) + "/" + std::string(profile) + " has no version " +
+        std::to_string(*parsed_version) + " (current is " + std::to_string(*current) + ")"));
+    return;
+  }
+  report.version = *parsed_version;
+  report.status = *parsed_status;
+  if (message != nullptr) report.message = message->text();
+  if (Status s = rollout_->Report(app, profile, report); !s.ok()) {
+    res.SetError(s);
+    return;
+  }
+  std::string out = "{";
+  AppendStringField(out, "app", app);
+  AppendStringField(out, "profile", profile);
+  AppendStringField(out, "instance", report.instance);
+  AppendIntField(out, "version", report.version);
+  AppendStringField(out, "status", RolloutStatusName(report.status));
+  out += '}';
+  res.SetJson(std::move(out));
+}
+
+void ConfigStoreService::HandleRollout(const HttpRequest& req, HttpResponse& res) {
+  const std::string_view app = req.PathParam("app");
+  const std::string_view profile = req.PathParam("profile");
+  auto current = store_->CurrentVersion(app, profile);
+  if (!current.ok()) {
+    res.SetError(current.status());
+    return;
+  }
+  auto instances = rollout_->Instances(app, profile);
+  if (!instances.ok()) {
+    res.SetError(instances.status());
+    return;
+  }
+  std::string out = "{";
+  AppendStringField(out, "app", app);
+  AppendStringField(out, "profile", profile);
+  AppendIntField(out, "version", *current);
+  AppendField(out, "instances");
+  out += '[';
+  for (const auto& i : *instances) {
+    if (out.back() != '[') out += ',';
+    out += '{';
+    AppendStringField(out, "instance", i.instance);
+    AppendIntField(out, "version", i.version);
+    AppendStringField(out, "status", RolloutStatusName(i.status));
+    AppendStringField(out, "message", i.message);
+    AppendStringField(out, "updated_at", FormatRfc3339(i.updated_at));
+    out += '}';
+  }
+  out += "]}";
+  res.SetJson(std::move(out));
+}
+
+void ConfigStoreService::HandleAudit(const HttpRequest& req, HttpResponse& res) {
+  AuditQuery query;
+  query.app = req.Query("app").value_or("");
+  query.profile = req.Query("profile").value_or("");
+  query.limit = kDefaultAuditLimit;
+  if (auto limit = req.Query("limit")) {
+    auto parsed = ParseInt(*limit, "limit");
+    if (!parsed.ok() || *parsed < 1 || *parsed > static_cast<int64_t>(kMaxAuditLimit)) {
+      res.SetError(Status::InvalidArgument("limit must be an integer from 1 to " +
+                                           std::to_string(kMaxAuditLimit)));
+      return;
+    }
+    query.limit = static_cast<size_t>(*parsed);
+  }
+  auto entries = store_->Audit(query);
+  if (!entries.ok()) {
+    res.SetError(entries.status());
+    return;
+  }
+  std::string out = "{\"entries\":[";
+  for (const auto& e : *entries) {
+    if (out.back() != '[') out += ',';
+    out += '{';
+    AppendIntField(out, "id", e.id);
+    AppendStringField(out, "at", FormatRfc3339(e.at));
+    AppendStringField(out, "actor", e.actor);
+    AppendStringField(out, "action", AuditActionName(e.action));
+    AppendStringField(out, "app", e.app);
+    AppendStringField(out, "profile", e.profile);
+    AppendIntField(out, "version", e.version);
+    AppendStringField(out, "message", e.message);
+    AppendKeyList(out, "added", e.added);
+    AppendKeyList(out, "removed", e.removed);
+    AppendKeyList(out, "changed", e.changed);
+    out += '}';
+  }
+  out += "]}";
+  res.SetJson(std::move(out));
 }
 
 }  // namespace hive::config_store

@@ -1,6 +1,7 @@
 // The only translation unit of the config store that uses nlohmann_json.
 #include "hive/config_store/properties.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -155,11 +156,21 @@ Result<Properties> ParseJsonDocument(std::string_view text) {
   try {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at ...".
+    // e.what() reads "[json.exception.parse_error.101] parse error at line 1,
+    // column 9: syntax error ..."; keep only the reason.
     std::string_view what = e.what();
     if (auto close = what.find("] "); close != std::string_view::npos)
       what.remove_prefix(close + 2);
-    return Status::InvalidArgument("malformed JSON at byte " + std::to_string(e.byte) + ": " +
+    if (what.starts_with("parse error")) {
+      if (auto colon = what.find(": "); colon != std::string_view::npos) {
+        what.remove_prefix(colon + 2);
+      }
+    }
+    // e.byte is 1-based: the last byte read.
+    const size_t end = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    const TextPosition pos = PositionOf(text, end);
+    return Status::InvalidArgument("malformed JSON at line " + std::to_string(pos.line) +
+                                   ", column " + std::to_string(pos.column) + ": " +
                                    std::string(what));
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
@@ -170,7 +181,87 @@ Result<Properties> ParseJsonDocument(std::string_view text) {
   }
   Properties out;
   HIVE_RETURN_IF_ERROR(Flatten(doc, "", out));
+  MarkSecrets(out);
   return out;
+}
+
+TextPosition PositionOf(std::string_view text, size_t offset) {
+  TextPosition pos;
+  offset = std::min(offset, text.size());
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++pos.line;
+      pos.column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++pos.column;  // count code points, not UTF-8 continuation bytes
+    }
+  }
+  return pos;
+}
+
+void MarkSecrets(Properties& properties) {
+  for (auto& [key, value] : properties) {
+    if (value.type() == ValueType::kString && !value.secret() &&
+        value.text().starts_with(kSecretPrefix)) {
+      value = Value::Secret(value.text().substr(kSecretPrefix.size()));
+    }
+  }
+}
+
+Properties RedactSecrets(const Properties& properties) {
+  Properties out = properties;
+  for (auto& [key, value] : out) {
+    if (value.secret()) value = Value::Secret(std::string(kRedacted));
+  }
+  return out;
+}
+
+PropertyDiff DiffProperties(const Properties& from, const Properties& to) {
+  PropertyDiff diff;
+  for (const auto& [key, old_value] : from) {
+    auto it = to.find(key);
+    if (it == to.end()) {
+      diff.removed.emplace(key, old_value);
+    } else if (!(it->second == old_value)) {
+      diff.changed.emplace(key, std::make_pair(old_value, it->second));
+    }
+  }
+  for (const auto& [key, new_value] : to) {
+    if (!from.contains(key)) diff.added.emplace(key, new_value);
+  }
+  return diff;
+}
+
+PropertyDiff RedactSecrets(const PropertyDiff& diff) {
+  PropertyDiff out;
+  out.added = RedactSecrets(diff.added);
+  out.removed = RedactSecrets(diff.removed);
+  const Value redacted = Value::Secret(std::string(kRedacted));
+  for (const auto& [key, change] : diff.changed) {
+    out.changed.emplace(key, std::make_pair(change.first.secret() ? redacted : change.first,
+                                            change.second.secret() ? redacted : change.second));
+  }
+  return out;
+}
+
+void AppendDiffJson(std::string& out, const PropertyDiff& diff) {
+  out += "{\"added\":";
+  AppendPropertiesJson(out, diff.added);
+  out += ",\"removed\":";
+  AppendPropertiesJson(out, diff.removed);
+  out += ",\"changed\":{";
+  bool first = true;
+  for (const auto& [key, change] : diff.changed) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ":{\"from\":";
+    change.first.AppendJson(out);
+    out += ",\"to\":";
+    change.second.AppendJson(out);
+    out += '}';
+  }
+  out += "}}";
 }
 
 void AppendPropertiesJson(std::string& out, const Properties& properties) {
@@ -193,7 +284,11 @@ std::string PropertiesToJson(const Properties& properties) {
 }
 
 std::string ContentHash(const Properties& properties) {
-  return Sha256Hex(PropertiesToJson(properties));
+  Properties canonical = properties;
+  for (auto& [key, value] : canonical) {
+    if (value.secret()) value = Value::String(std::string(kSecretPrefix) + value.text());
+  }
+  return Sha256Hex(PropertiesToJson(canonical));
 }
 
 }  // namespace hive::config_store

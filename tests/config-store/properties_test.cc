@@ -80,11 +80,14 @@ TEST(PropertiesTest, RejectsMembersThatFlattenToTheSameKey) {
   EXPECT_NE(dup.status().message().find("'a.b'"), std::string::npos);
 }
 
-TEST(PropertiesTest, MalformedJsonReportsBytePosition) {
+TEST(PropertiesTest, MalformedJsonReportsLineAndColumn) {
   auto bad = ParseJsonDocument(R"({"a": 1,})");
   ASSERT_TRUE(bad.status().IsInvalidArgument());
-  EXPECT_NE(bad.status().message().find("malformed JSON at byte 9"), std::string::npos)
+  EXPECT_NE(bad.status().message().find("malformed JSON at line 1, column 9"), std::string::npos)
       << bad.status().message();
+  auto second_line = ParseJsonDocument("{\"a\": 1,\n  \"b\": tru}");
+  EXPECT_NE(second_line.status().message().find("at line 2, column"), std::string::npos)
+      << second_line.status().message();
   EXPECT_TRUE(ParseJsonDocument("").status().IsInvalidArgument());
   EXPECT_TRUE(ParseJsonDocument("{\"a\":\"\xff\"}").status().IsInvalidArgument());
 }

@@ -6,8 +6,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -253,39 +251,6 @@ TEST_F(HivectlTest, PushConflictPrintsTheServerMessage) {
   EXPECT_EQ(r.out, "");
 }
 
-TEST_F(HivectlTest, PushSendsAJsonFileAsIs) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("hivectl_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string content = "{\n  \"db\": {\"pool\": {\"size\": 5}},\n  \"mode\": \"fast\"\n}\n";
-  std::ofstream(dir / "payments.json") << content;
-  std::ofstream(dir / "payments.yaml") << "mode: fast\n";
-  RunResult r =
-      Run({"config", "push", "payments", "--profile", "demo", (dir / "payments.json").string()});
-  EXPECT_EQ(r.code, kExitOk) << r.err;
-  ASSERT_EQ(Requests().size(), 1u);
-  EXPECT_EQ(Requests()[0].body, content);
-
-  RunResult yaml =
-      Run({"config", "push", "payments", "--profile", "demo", (dir / "payments.yaml").string()});
-  EXPECT_EQ(yaml.code, kExitUsage);
-  EXPECT_NE(yaml.err.find("only .json files are supported by this hivectl yet; use key=value "
-                          "arguments"),
-            std::string::npos)
-      << yaml.err;
-  RunResult missing =
-      Run({"config", "push", "payments", "--profile", "demo", (dir / "nope.json").string()});
-  EXPECT_EQ(missing.code, kExitUsage);
-  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << missing.err;
-  std::ofstream(dir / "list.json") << "[1,2]";
-  RunResult not_object =
-      Run({"config", "push", "payments", "--profile", "demo", (dir / "list.json").string()});
-  EXPECT_EQ(not_object.code, kExitUsage);
-  EXPECT_NE(not_object.err.find("is not a JSON object"), std::string::npos);
-  EXPECT_EQ(Requests().size(), 1u);  // nothing else was sent
-  std::filesystem::remove_all(dir);
-}
-
 TEST_F(HivectlTest, BadInputIsAUsageErrorAndSendsNothing) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"config", "push", "payments", "--profile", "demo", "=5"},
@@ -303,38 +268,6 @@ TEST_F(HivectlTest, BadInputIsAUsageErrorAndSendsNothing) {
         << r.err;
   }
   EXPECT_TRUE(Requests().empty());
-}
-
-TEST_F(HivectlTest, DryRunPrintsTheDiffAndDoesNotPush) {
-  RunResult r = Run({"config", "push", "payments", "--profile", "demo", "failure_rate=0.3",
-                     "db.pool.size=5", "region=eu", "--dry-run"});
-  EXPECT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(r.out,
-            "payments/demo: dry run against version 3; nothing pushed\n"
-            "~ failure_rate: 0 → 0.3\n"
-            "- mode\n"
-            "+ region=eu\n");
-  auto reqs = Requests();
-  ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_EQ(reqs[0].method, "GET");
-  EXPECT_EQ(reqs[0].path, "/api/v1/config/payments/demo");
-
-  RunResult same = Run({"config", "push", "payments", "--profile", "demo", "failure_rate=0",
-                        "db.pool.size=5", "mode=safe", "--dry-run"});
-  EXPECT_EQ(same.out, "payments/demo: no changes (version 3); nothing pushed\n");
-
-  RunResult stale = Run(
-      {"config", "push", "payments", "--profile", "demo", "a=1", "--dry-run", "--if-version", "2"});
-  EXPECT_EQ(stale.code, kExitServerError);
-  EXPECT_NE(stale.err.find("at version 3, not 2"), std::string::npos) << stale.err;
-
-  RunResult as_json = Run({"config", "push", "payments", "--profile", "demo", "mode=fast",
-                           "failure_rate=0", "db.pool.size=5", "--dry-run", "-o", "json"});
-  json changes = json::parse(as_json.out)["changes"];
-  ASSERT_EQ(changes.size(), 1u);
-  EXPECT_EQ(changes[0],
-            json({{"op", "change"}, {"key", "mode"}, {"old", "safe"}, {"new", "fast"}}));
-  for (const auto& req : Requests()) EXPECT_EQ(req.method, "GET");
 }
 
 TEST_F(HivectlTest, ConfigGetTableKeyAndJson) {

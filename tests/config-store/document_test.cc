@@ -1,0 +1,172 @@
+#include "hive/config_store/document.h"
+
+#include <gtest/gtest.h>
+
+namespace hive::config_store {
+namespace {
+
+Properties MustParse(DocumentFormat format, std::string_view text) {
+  auto r = ParseDocument(format, text);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : Properties();
+}
+
+std::string ErrorOf(DocumentFormat format, std::string_view text) {
+  auto r = ParseDocument(format, text);
+  EXPECT_TRUE(r.status().IsInvalidArgument()) << text;
+  return r.status().message();
+}
+
+TEST(DocumentTest, ContentTypeChoosesTheFormat) {
+  EXPECT_EQ(*FormatForContentType("application/json"), DocumentFormat::kJson);
+  EXPECT_EQ(*FormatForContentType(""), DocumentFormat::kJson);
+  EXPECT_EQ(*FormatForContentType("application/yaml"), DocumentFormat::kYaml);
+  EXPECT_EQ(*FormatForContentType("Application/X-YAML; charset=utf-8"), DocumentFormat::kYaml);
+  EXPECT_EQ(*FormatForContentType("text/x-java-properties"), DocumentFormat::kProperties);
+  EXPECT_EQ(*FormatForContentType("text/plain"), DocumentFormat::kProperties);
+  auto bad = FormatForContentType("application/xml");
+  ASSERT_TRUE(bad.status().IsInvalidArgument());
+  EXPECT_NE(bad.status().message().find("application/yaml"), std::string::npos);
+}
+
+TEST(DocumentTest, YamlFlattensLikeSpringBoot) {
+  auto p = MustParse(DocumentFormat::kYaml, R"(
+db:
+  pool:
+    size: 5
+  url: "jdbc:postgresql://db/payments"
+hosts: [a, b]
+servers:
+  - name: x
+    port: 81
+)");
+  EXPECT_EQ(p, (Properties{{"db.pool.size", Value::Number("5")},
+                           {"db.url", Value::String("jdbc:postgresql://db/payments")},
+                           {"hosts[0]", Value::String("a")},
+                           {"hosts[1]", Value::String("b")},
+                           {"servers[0].name", Value::String("x")},
+                           {"servers[0].port", Value::Number("81")}}));
+}
+
+TEST(DocumentTest, YamlPlainScalarsAreTypedQuotedOnesAreStrings) {
+  auto p = MustParse(DocumentFormat::kYaml, R"(
+rate: 0.25
+on: true
+off: False
+nothing: ~
+empty:
+quoted_number: "5"
+quoted_bool: 'true'
+version: 1.4.2
+octal_looking: 007
+)");
+  EXPECT_EQ(p.at("rate"), Value::Number("0.25"));
+  EXPECT_EQ(p.at("on"), Value::Bool(true));
+  EXPECT_EQ(p.at("off"), Value::Bool(false));
+  EXPECT_EQ(p.at("nothing"), Value::Null());
+  EXPECT_EQ(p.at("empty"), Value::Null());
+  EXPECT_EQ(p.at("quoted_number"), Value::String("5"));
+  EXPECT_EQ(p.at("quoted_bool"), Value::String("true"));
+  EXPECT_EQ(p.at("version"), Value::String("1.4.2"));
+  EXPECT_EQ(p.at("octal_looking"), Value::String("007"));
+}
+
+TEST(DocumentTest, MalformedYamlGivesLineAndColumn) {
+  std::string message = ErrorOf(DocumentFormat::kYaml, "a: 1\nb: [1, 2\nc: 3\n");
+  EXPECT_NE(message.find("malformed YAML at line"), std::string::npos) << message;
+  EXPECT_NE(message.find("column"), std::string::npos) << message;
+  message = ErrorOf(DocumentFormat::kYaml, "a: 1\n  b: 2\n");
+  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+}
+
+TEST(DocumentTest, YamlMustBeOneMapping) {
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "- a\n- b\n").find("mapping"), std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "a: 1\n---\nb: 2\n").find("one YAML document"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "a: 1\na: 2\n").find("same key 'a'"), std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "\"bad key\": 1\n").find("invalid property key"),
+            std::string::npos);
+  EXPECT_TRUE(MustParse(DocumentFormat::kYaml, "").empty());
+  EXPECT_TRUE(MustParse(DocumentFormat::kYaml, "# only a comment\n").empty());
+}
+
+TEST(DocumentTest, YamlAliasBombIsRejected) {
+  std::string doc = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'g'; ++c) {
+    doc += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) doc += std::string(i ? ", " : "") + "*" + prev;
+    doc += "]\n";
+    prev = c;
+  }
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, doc).find("more than"), std::string::npos);
+}
+
+TEST(DocumentTest, PropertiesSyntaxAsJavaReadsIt) {
+  auto p = MustParse(DocumentFormat::kProperties,
+                     "# comment\n"
+                     "! also a comment\n"
+                     "db.pool.size=5\n"
+                     "  spaced.key   =   padded value  \n"
+                     "colon.key: value\n"
+                     "space.key value with spaces\n"
+                     "long.value = one, \\\n"
+                     "             two\n"
+                     "escapes=tab\\tnew\\nline \\u00e9 \\\\ \\=\r\n"
+                     "empty=\n"
+                     "hosts[0]=a\n");
+  EXPECT_EQ(p, (Properties{{"db.pool.size", Value::String("5")},
+                           {"spaced.key", Value::String("padded value  ")},
+                           {"colon.key", Value::String("value")},
+                           {"space.key", Value::String("value with spaces")},
+                           {"long.value", Value::String("one, two")},
+                           {"escapes", Value::String("tab\tnew\nline \xc3\xa9 \\ =")},
+                           {"empty", Value::String("")},
+                           {"hosts[0]", Value::String("a")}}));
+}
+
+TEST(DocumentTest, MalformedPropertiesGiveLineAndColumn) {
+  std::string message = ErrorOf(DocumentFormat::kProperties, "a=1\nb=\\u12G4\n");
+  EXPECT_NE(message.find("malformed \\uXXXX escape at line 2, column"), std::string::npos)
+      << message;
+  message = ErrorOf(DocumentFormat::kProperties, "a=1\n\n  bad$key=2\n");
+  EXPECT_NE(message.find("'bad$key'"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 3, column 3"), std::string::npos) << message;
+  message = ErrorOf(DocumentFormat::kProperties, "a=1\na=2\n");
+  EXPECT_NE(message.find("already set at line 1"), std::string::npos) << message;
+}
+
+TEST(DocumentTest, SecretPrefixMarksSecretsInEveryFormat) {
+  const Value secret = Value::Secret("hunter2");
+  EXPECT_EQ(MustParse(DocumentFormat::kJson, R"({"db":{"password":"{secret}hunter2"}})")
+                .at("db.password"),
+            secret);
+  EXPECT_EQ(
+      MustParse(DocumentFormat::kYaml, "db:\n  password: \"{secret}hunter2\"\n").at("db.password"),
+      secret);
+  EXPECT_EQ(
+      MustParse(DocumentFormat::kProperties, "db.password={secret}hunter2\n").at("db.password"),
+      secret);
+  EXPECT_FALSE(MustParse(DocumentFormat::kJson, R"({"a":"not {secret}"})").at("a").secret());
+}
+
+TEST(DocumentTest, DiffAndRedaction) {
+  Properties before{{"a", Value::Int(1)}, {"b", Value::String("x")}, {"pw", Value::Secret("s1")}};
+  Properties after{{"a", Value::Int(2)}, {"c", Value::Bool(true)}, {"pw", Value::Secret("s2")}};
+  PropertyDiff diff = DiffProperties(before, after);
+  EXPECT_EQ(diff.added, (Properties{{"c", Value::Bool(true)}}));
+  EXPECT_EQ(diff.removed, (Properties{{"b", Value::String("x")}}));
+  ASSERT_EQ(diff.changed.size(), 2u);
+  PropertyDiff redacted = RedactSecrets(diff);
+  EXPECT_EQ(redacted.changed.at("pw").first.text(), kRedacted);
+  EXPECT_EQ(redacted.changed.at("pw").second.text(), kRedacted);
+  EXPECT_EQ(redacted.changed.at("a").second, Value::Int(2));
+  std::string json;
+  AppendDiffJson(json, redacted);
+  EXPECT_EQ(json.find("s1"), std::string::npos);
+  EXPECT_EQ(json.find("s2"), std::string::npos);
+  EXPECT_TRUE(DiffProperties(after, after).empty());
+}
+
+}  // namespace
+}  // namespace hive::config_store
