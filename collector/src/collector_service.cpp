@@ -1,9 +1,11 @@
 #include "hive/collector/collector_service.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <charconv>
+#include <chrono>
 
 #include "hive/collector/ndjson.h"
 #include "hive/collector/segment_log_store.h"
@@ -15,6 +17,10 @@ namespace {
 constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 1000;
 constexpr size_t kLineErrorsInMessage = 3;
+// A live tail waits this long for new events per call, then checks the client.
+constexpr auto kTailPoll = std::chrono::seconds(1);
+constexpr auto kTailKeepAlive = std::chrono::seconds(15);
+constexpr size_t kTailBatch = 1000;
 
 // RFC 3339, or a duration meaning that long before now ("10m").
 Result<int64_t> ParseTimeParam(std::string_view name, std::string_view text, TimePoint now) {
@@ -52,6 +58,14 @@ Result<LogFilter> ParseLogFilter(const HttpRequest& req, TimePoint now) {
     f.min_level = *level;
   }
   if (auto v = req.Query("q")) f.message_contains = *v;
+  if (auto v = req.Query("re")) {
+    if (v->size() > kMaxRegexBytes) {
+      return Status::InvalidArgument("'re' is longer than " + std::to_string(kMaxRegexBytes) +
+                                     " characters");
+    }
+    f.message_regex = *v;
+  }
+  if (auto v = req.Query("cursor")) f.cursor = *v;
   if (auto v = req.Query("since"); v && !v->empty()) {
     auto t = ParseTimeParam("since", *v, now);
     if (!t.ok()) return t.status();
@@ -95,7 +109,18 @@ struct CollectorService::Metrics {
   prometheus::Counter* rejected = nullptr;
   prometheus::Counter* bytes = nullptr;
   prometheus::Counter* duplicates = nullptr;
+  prometheus::Histogram* ingest_seconds = nullptr;
+  prometheus::Histogram* search_seconds = nullptr;
+  prometheus::Histogram* trace_seconds = nullptr;
 };
+
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<CollectorService>> CollectorService::Open(CollectorOptions options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("collector data_dir is empty");
@@ -113,18 +138,38 @@ Result<std::unique_ptr<CollectorService>> CollectorService::Open(CollectorOption
         counter("hive_collector_ingest_bytes_total", "Ingest body bytes, after decompression");
     metrics->duplicates = counter("hive_collector_batches_duplicate_total",
                                   "Ingest batches answered from an earlier batch id");
+    const prometheus::Histogram::BucketBoundaries buckets{
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    metrics->ingest_seconds = &prometheus::BuildHistogram()
+                                   .Name("hive_collector_ingest_seconds")
+                                   .Help("Log ingest request time: parse, write, fdatasync")
+                                   .Register(*options.metrics)
+                                   .Add({}, buckets);
+    auto& query_family = prometheus::BuildHistogram()
+                             .Name("hive_collector_query_seconds")
+                             .Help("Log store query time by kind (search, trace)")
+                             .Register(*options.metrics);
+    metrics->search_seconds = &query_family.Add({{"kind", "search"}}, buckets);
+    metrics->trace_seconds = &query_family.Add({{"kind", "trace"}}, buckets);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("registering collector metrics: ") + e.what());
   }
   SegmentLogStoreOptions store_options;
   store_options.dir = options.data_dir + "/collector";
   store_options.segment_bytes = options.segment_bytes;
+  store_options.max_age = options.log_max_age;
+  store_options.max_bytes = options.log_max_bytes;
   store_options.metrics = options.metrics;
   auto store = OpenSegmentLogStore(std::move(store_options));
   if (!store.ok()) return store.status();
   std::unique_ptr<CollectorService> service(
       new CollectorService(std::move(options), std::move(*store)));
   service->metrics_ = std::move(metrics);
+  auto signals = SignalsService::Open(service->options_.data_dir + "/collector/signals",
+                                      service->options_.clock, service->options_.metrics,
+                                      service->store_.get(), service->options_.signals);
+  if (!signals.ok()) return signals.status();
+  service->signals_ = std::move(*signals);
   return service;
 }
 
@@ -140,8 +185,11 @@ void CollectorService::Mount(hive::HttpServer& server) {
                [this](const HttpRequest& req, HttpResponse& res) { HandleIngest(req, res); });
   server.Route("GET", "/api/v1/logs", {Access::kRead},
                [this](const HttpRequest& req, HttpResponse& res) { HandleLogs(req, res); });
+  server.Route("GET", "/api/v1/logs/tail", {Access::kRead},
+               [this](const HttpRequest& req, HttpResponse& res) { HandleTail(req, res); });
   server.Route("GET", "/api/v1/traces/{trace_id}", {Access::kRead},
                [this](const HttpRequest& req, HttpResponse& res) { HandleTrace(req, res); });
+  signals_->Mount(server);
 }
 
 void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
@@ -154,6 +202,7 @@ void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
       return;
     }
   }
+  const auto start = std::chrono::steady_clock::now();
   metrics_->bytes->Increment(static_cast<double>(req.body.size()));
   ParsedLogs parsed = ParseNdjsonLogs(req.body, options_.clock->Now());
   if (parsed.events.empty()) {
@@ -168,6 +217,10 @@ void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
     res.SetError(Status::InvalidArgument(message));
     return;
   }
+  // Span lines feed the span store and the graph (duplicates are skipped there).
+  std::vector<Span> spans = SpansFromLogEvents(parsed.events);
+  // A copy only when an Elasticsearch sink is configured.
+  std::vector<LogEvent> forward = signals_->forwarding() ? parsed.events : std::vector<LogEvent>();
   LogBatch batch;
   batch.batch_id = std::move(batch_id);
   batch.events = std::move(parsed.events);
@@ -177,11 +230,16 @@ void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
     res.SetError(appended.status());
     return;
   }
+  if (Status s = signals_->AddSpans(spans); !s.ok()) {
+    res.SetError(s);
+    return;
+  }
   if (appended->duplicate) {
     metrics_->duplicates->Increment();
   } else {
     metrics_->ingested->Increment(static_cast<double>(appended->accepted));
     metrics_->rejected->Increment(static_cast<double>(appended->rejected));
+    signals_->ForwardLogs(forward);
   }
   std::string out = "{\"accepted\":" + std::to_string(appended->accepted) +
                     ",\"rejected\":" + std::to_string(appended->rejected) + ",\"errors\":[";
@@ -195,6 +253,7 @@ void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
   if (appended->duplicate) out += ",\"duplicate\":true";
   out += '}';
   res.SetJson(std::move(out));
+  metrics_->ingest_seconds->Observe(SecondsSince(start));
 }
 
 void CollectorService::HandleLogs(const HttpRequest& req, HttpResponse& res) {
@@ -203,15 +262,76 @@ void CollectorService::HandleLogs(const HttpRequest& req, HttpResponse& res) {
     res.SetError(filter.status());
     return;
   }
-  Result<std::vector<LogEvent>> events = store_->Query(*filter);
-  if (!events.ok()) {
-    res.SetError(events.status());
+  const auto start = std::chrono::steady_clock::now();
+  Result<LogPage> page = store_->Search(*filter);
+  metrics_->search_seconds->Observe(SecondsSince(start));
+  if (!page.ok()) {
+    res.SetError(page.status());
     return;
   }
   std::string out = "{\"events\":";
-  AppendEvents(out, *events);
+  AppendEvents(out, page->events);
+  if (!page->next.empty()) {
+    out += ",\"next\":";
+    AppendJsonString(out, page->next);
+  }
   out += '}';
   res.SetJson(std::move(out));
+}
+
+void CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
+  Result<LogFilter> parsed = ParseLogFilter(req, options_.clock->Now());
+  if (!parsed.ok()) {
+    res.SetError(parsed.status());
+    return;
+  }
+  // Validates the filter (a bad regex is a 400 now, not a closed stream).
+  LogFilter probe = *parsed;
+  probe.limit = 1;
+  if (Result<LogPage> p = store_->Search(probe); !p.ok()) {
+    res.SetError(p.status());
+    return;
+  }
+  // From now on: the highest sequence number already visible.
+  Result<uint64_t> now_seq = store_->WaitForEvents(UINT64_MAX, std::chrono::milliseconds(0));
+  if (!now_seq.ok()) {
+    res.SetError(now_seq.status());
+    return;
+  }
+  struct TailState {
+    LogFilter filter;
+    std::chrono::steady_clock::time_point last_write;
+  };
+  auto state = std::make_shared<TailState>();
+  state->filter = std::move(*parsed);
+  state->filter.after_seq = *now_seq;
+  state->filter.limit = kTailBatch;
+  state->last_write = std::chrono::steady_clock::now();
+  res.status = 200;
+  res.content_type = "text/event-stream";
+  res.SetHeader("Cache-Control", "no-cache");
+  LogStore* store = store_.get();
+  res.stream = [store, state](StreamSink& sink) {
+    Result<uint64_t> latest = store->WaitForEvents(
+        *state->filter.after_seq, std::chrono::duration_cast<std::chrono::milliseconds>(kTailPoll));
+    if (!latest.ok()) return false;  // the store closed
+    std::string out;
+    if (*latest > *state->filter.after_seq) {
+      Result<LogPage> page = store->Search(state->filter);
+      if (!page.ok()) return false;
+      for (const LogEvent& e : page->events) {
+        out += "data: ";
+        AppendEventJson(out, e);
+        out += "\n\n";
+      }
+      state->filter.after_seq = page->last_seq;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (out.empty() && now - state->last_write >= kTailKeepAlive) out = ": keep-alive\n\n";
+    if (out.empty()) return true;
+    state->last_write = now;
+    return sink.Write(out);
+  };
 }
 
 void CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) {
@@ -225,20 +345,32 @@ void CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) {
   filter.trace_id = NormalizeTraceId(raw);
   filter.limit = kMaxTraceEvents;
   filter.newest_first = false;
+  const auto start = std::chrono::steady_clock::now();
   Result<std::vector<LogEvent>> events = store_->Query(filter);
+  metrics_->trace_seconds->Observe(SecondsSince(start));
   if (!events.ok()) {
     res.SetError(events.status());
     return;
   }
-  if (events->empty()) {
-    res.SetError(Status::NotFound("no events with trace id '" + filter.trace_id + "'"));
+  Result<std::vector<Span>> spans = signals_->SpansOfTrace(filter.trace_id);
+  if (!spans.ok()) {
+    res.SetError(spans.status());
+    return;
+  }
+  if (events->empty() && spans->empty()) {
+    res.SetError(Status::NotFound("no events or spans with trace id '" + filter.trace_id + "'"));
     return;
   }
   std::string out = "{\"trace_id\":";
   AppendJsonString(out, filter.trace_id);
   out += ",\"events\":";
   AppendEvents(out, *events);
-  out += '}';
+  out += ",\"spans\":[";
+  for (size_t i = 0; i < spans->size(); ++i) {
+    if (i > 0) out += ',';
+    AppendSpanJson(out, (*spans)[i]);
+  }
+  out += "]}";
   res.SetJson(std::move(out));
 }
 

@@ -116,6 +116,7 @@ EncodedBatch EncodeBatch(const LogBatch& batch) {
   PutVarint(p, batch.events.size());
   PutVarint(p, batch.rejected);
   PutVarint(p, batch.events.size());
+  out.events_offset = static_cast<uint32_t>(p.size());
   out.spans.reserve(batch.events.size());
   std::string body;
   for (const LogEvent& e : batch.events) {
@@ -136,6 +137,7 @@ bool DecodeBatch(std::string_view payload, BatchHeader* header, std::vector<Even
       !r.Varint(&header->accepted) || !r.Varint(&header->rejected) || !r.Varint(&count)) {
     return false;
   }
+  header->events_offset = static_cast<uint32_t>(r.pos());
   spans->clear();
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t len;
@@ -146,6 +148,20 @@ bool DecodeBatch(std::string_view payload, BatchHeader* header, std::vector<Even
     spans->push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(len)});
   }
   return r.done();
+}
+
+bool SplitEvents(std::string_view events, std::vector<EventSpan>* spans) {
+  Reader r(events);
+  spans->clear();
+  while (!r.done()) {
+    uint64_t len;
+    std::string_view body;
+    if (!r.Varint(&len)) return false;
+    size_t offset = r.pos();
+    if (!r.Bytes(len, &body)) return false;
+    spans->push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(len)});
+  }
+  return true;
 }
 
 bool DecodeEventView(std::string_view body, EventView* v) {

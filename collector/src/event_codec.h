@@ -1,5 +1,6 @@
 // The binary encoding of one batch record's payload in the segment store.
 // Internal to hive_collector. Pure functions, thread-safe.
+// A block of the log store holds the same event framing without the header.
 //
 // Payload:  u8 version (1) | str batch_id | varint accepted | varint rejected
 //           | varint count | count x (varint body_length | event body)
@@ -29,6 +30,9 @@ struct EventSpan {
 struct EncodedBatch {
   std::string payload;
   std::vector<EventSpan> spans;  // one per event, in order
+  // Where the events (varint body_length | body, repeated) start: the rest
+  // of the payload is exactly a log-store block's uncompressed form.
+  uint32_t events_offset = 0;
 };
 
 EncodedBatch EncodeBatch(const LogBatch& batch);
@@ -37,10 +41,15 @@ struct BatchHeader {
   std::string_view batch_id;
   uint64_t accepted = 0;
   uint64_t rejected = 0;
+  uint32_t events_offset = 0;  // as in EncodedBatch
 };
 
 // Splits a payload into its header and event spans; false when malformed.
 bool DecodeBatch(std::string_view payload, BatchHeader* header, std::vector<EventSpan>* spans);
+
+// Splits a block's uncompressed form (varint body_length | body, repeated to
+// the end) into event spans; false when malformed.
+bool SplitEvents(std::string_view events, std::vector<EventSpan>* spans);
 
 // An event body decoded without copying; views point into the body.
 struct EventView {

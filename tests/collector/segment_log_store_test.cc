@@ -227,14 +227,21 @@ TEST_F(SegmentLogStoreTest, ConcurrentAppendsAreAllDurableAndDuplicatesCountOnce
   EXPECT_EQ(All().size(), static_cast<size_t>(kThreads * kBatches * kEvents + kBatches));
 }
 
-TEST_F(SegmentLogStoreTest, SegmentsRollAndAreAllReadBack) {
+TEST_F(SegmentLogStoreTest, SegmentsRollIntoSealedBlocksAndAreAllReadBack) {
   Open(4096);
   for (int i = 0; i < 60; ++i) {
     Append(Batch({Event(i, "message number " + std::to_string(i) + std::string(100, '.'), "orders",
                         LogLevel::kInfo, "t")}));
   }
-  EXPECT_GT(Segments().size(), 2u);
-  EXPECT_EQ(Gauge("hive_collector_segments"), static_cast<double>(Segments().size()));
+  // Each cut block is sealed in the background and its WAL segment deleted.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Gauge("hive_collector_blocks") < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(store_->Stats().blocks, 2u);
+  EXPECT_GE(Gauge("hive_collector_blocks"), 2);
+  EXPECT_TRUE(fs::exists(dir_ + "/collector/catalog.db"));
+  EXPECT_EQ(store_->Stats().events, 60u);
   Open(4096);
   std::vector<LogEvent> all = All(/*newest_first=*/false);
   ASSERT_EQ(all.size(), 60u);

@@ -2,8 +2,10 @@
 //
 //   POST /api/v1/ingest/logs     NDJSON events (agent role, body <= 32 MiB);
 //                                answers after the accepted events are durable
-//   GET  /api/v1/logs            search, newest first
-//   GET  /api/v1/traces/{id}     every event of one trace id, oldest first
+//   GET  /api/v1/logs            search, newest first, paged by cursor
+//   GET  /api/v1/logs/tail       live tail (Server-Sent Events), same filters
+//   GET  /api/v1/traces/{id}     every event and span of one trace id, oldest first
+//   spans, graph, metrics, OTLP  SignalsService (signals_service.h), mounted here too
 // Shapes and errors as in docs/API.md "Collector".
 //
 // Thread-safe: handlers run on the HttpServer's workers; the store's writer
@@ -11,10 +13,12 @@
 // mounted on, or that server must be stopped first.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "hive/collector/log_store.h"
+#include "hive/collector/signals_service.h"
 #include "hive/core/clock.h"
 #include "hive/core/http.h"
 #include "hive/core/status.h"
@@ -34,7 +38,11 @@ struct CollectorOptions {
   std::string data_dir;                           // the store lives in <data_dir>/collector/
   hive::Clock* clock = &hive::Clock::System();    // stamps events without ts
   std::shared_ptr<prometheus::Registry> metrics;  // null: a private registry
-  uint64_t segment_bytes = 64u << 20;
+  SignalsOptions signals;  // spans, graph, metrics, OTLP: in <data_dir>/collector/signals/
+  // Log store (segment_log_store.h): block cut size and retention.
+  uint64_t segment_bytes = 4u << 20;
+  std::chrono::nanoseconds log_max_age = std::chrono::hours(24 * 7);  // 0: keep forever
+  uint64_t log_max_bytes = 10ull << 30;                               // 0: no size limit
 };
 
 class CollectorService {
@@ -59,9 +67,11 @@ class CollectorService {
   void HandleIngest(const HttpRequest& req, HttpResponse& res);
   void HandleLogs(const HttpRequest& req, HttpResponse& res);
   void HandleTrace(const HttpRequest& req, HttpResponse& res);
+  void HandleTail(const HttpRequest& req, HttpResponse& res);
 
   CollectorOptions options_;
   std::unique_ptr<LogStore> store_;
+  std::unique_ptr<SignalsService> signals_;  // uses store_; declared after it
   std::unique_ptr<Metrics> metrics_;
 };
 

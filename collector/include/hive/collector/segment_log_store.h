@@ -1,42 +1,66 @@
-// SegmentLogStore (v0): the embedded LogStore on append-only segment files.
+// SegmentLogStore: the embedded LogStore, built the way Loki and VictoriaLogs
+// build theirs: a write-ahead log for durability, then append-only
+// zstd-compressed blocks with per-block metadata and bloom filters, listed in
+// a small SQLite catalog.
 //
 // On disk, under `dir`:
-//   LOCK                       flock()ed while open: one process per directory
-//   segment-<16-digit seq>.log  8-byte magic "HIVELOG1", then records:
+//   LOCK                          flock()ed while open: one process per directory
+//   segment-<16-digit seq>.log    write-ahead log: 8-byte magic "HIVELOG1", then
 //     u32 LE payload length | u32 LE CRC-32 (zlib) of length bytes + payload | payload
-//   One record per ingested batch. The payload (event_codec.h in src/) holds the
-//   batch id, its accepted/rejected counts and the encoded events.
-// A segment rolls when the next record would take it past `segment_bytes`
-// (a record larger than that gets a segment of its own).
+//     one record per ingested batch (event_codec.h in src/: batch id, counts,
+//     events). One WAL segment holds exactly the events of one block.
+//   blocks-<16-digit seq>.dat     sealed blocks, back to back: each the zstd
+//     frame of its events (the same event encoding); parts roll at part_bytes.
+//   catalog.db                    SQLite (synchronous=FULL): one row per block
+//     (part, offset, length, CRC-32, first sequence number, count, time
+//     range, highest level, services, bloom filter of its trace ids,
+//     services and instances), the last kBatchIdWindow batch ids, and the
+//     highest sealed WAL segment.
 //
-// Writes: one writer thread with group commit. Append() encodes the batch on
-// the caller's thread and queues it; the writer takes everything queued,
-// writes it with pwritev, fdatasync()s once, publishes the new events to the
-// indexes and then wakes the callers. Only then are the events visible to
-// Query. A failed write is truncated away and answered Unavailable; a failed
-// fdatasync leaves the page cache state unknown, so the store then refuses
-// every further Append (Unavailable) until it is reopened.
+// Writes: Append() encodes on the caller's thread and queues; one writer
+// thread takes everything queued, writes it with pwritev, fdatasync()s once
+// (group commit), appends the events to the open block in memory and only
+// then wakes the callers: a 2xx means on disk. When the open block reaches
+// block_bytes it is cut, the WAL rolls to a new segment, and the sealer
+// thread compresses the cut block, writes it to the active part,
+// fdatasync()s, commits its catalog row and deletes its WAL segment.
+// Compression is thus off the acknowledgement path.
 //
-// Open: scans every segment and verifies every CRC. A torn or corrupt tail of
-// the LAST segment (a crash mid-write) is truncated away and logged; a bad
-// record in an earlier segment is logged and the rest of that segment is
-// skipped (the file is left as it is for inspection).
+// Crash safety (kill -9 at any moment): at Open, part files are truncated to
+// the end of their last catalogued block (a block written but not
+// catalogued is dropped, its WAL segment still exists); parts without a
+// catalogued block and WAL segments already sealed are deleted; the
+// remaining WAL segments are replayed, each into a block, and a torn or
+// corrupt tail of the last one is truncated (and logged). A bad record in an
+// earlier segment is logged and the rest of that segment skipped.
 //
-// Memory: no event is kept in RAM. Per batch 40 bytes (location, time
-// range, max level); per event with a trace id a 12-byte location in the
-// trace_id index; the last kBatchIdWindow batch ids with their counts.
-// Queries with a trace id read only that trace's events; other queries scan
-// batches newest first, skipping those outside since/until and those that
-// cannot beat the current top `limit` by time.
+// Retention: a thread drops whole parts, oldest first, whose blocks are all
+// older than max_age, and while the parts exceed max_bytes (the active part
+// included). Every `retention_interval`, and on EnforceRetention().
+//
+// Memory: no per-event index. Per sealed block ~200 bytes plus its bloom
+// filter (15 bits per distinct trace id, service and instance); the open
+// block and the cut blocks waiting for the sealer (each <= segment_bytes +
+// one group; when 8 wait, the writer waits for the sealer, which slows
+// acknowledgements instead of growing memory); the batch-id window (~100 B
+// per id). At 10 M events (~400 blocks of 4 MiB, 8 events per trace) about
+// 3 MB of filters, <= 36 MiB of unsealed blocks, 10 MB of batch ids.
+//
+// Queries visit blocks newest first (or oldest first), skipping by time
+// range, level, service set, bloom filter (trace_id, service, instance),
+// cursor, and whether a block can still beat the current top `limit`; a
+// visited sealed block is read and decompressed whole.
 //
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "hive/collector/log_store.h"
+#include "hive/core/clock.h"
 #include "hive/core/status.h"
 
 namespace prometheus {
@@ -49,16 +73,25 @@ namespace hive::collector {
 inline constexpr size_t kBatchIdWindow = 100'000;
 
 struct SegmentLogStoreOptions {
-  std::string dir;                     // created when missing
-  uint64_t segment_bytes = 64u << 20;  // 4 KiB .. 1 GiB
-  // hive_collector_fsync_seconds, _store_bytes, _segments,
-  // _write_queue_batches go here. Null: not exported.
+  std::string dir;  // created when missing
+  // Uncompressed size at which the open block is cut (and the WAL rolls).
+  // 4 KiB .. 1 GiB.
+  uint64_t segment_bytes = 4u << 20;
+  // Compressed part files roll at this size (retention drops whole parts).
+  uint64_t part_bytes = 64u << 20;
+  std::chrono::nanoseconds max_age = std::chrono::hours(24 * 7);  // 0: no age limit
+  uint64_t max_bytes = 10ull << 30;                               // 0: no size limit
+  std::chrono::milliseconds retention_interval = std::chrono::seconds(30);
+  hive::Clock* clock = &hive::Clock::System();  // for max_age
+  // hive_collector_fsync_seconds, _store_bytes, _segments, _blocks,
+  // _write_queue_batches, _seal_seconds, _retention_dropped_bytes_total go
+  // here. Null: not exported.
   std::shared_ptr<prometheus::Registry> metrics;
 };
 
 // FailedPrecondition when the directory cannot be created or written, is
-// locked by another open store, or holds a segment that is not ours;
-// InvalidArgument for bad options.
+// locked by another open store, or holds a segment or catalog that is not
+// ours; InvalidArgument for bad options.
 Result<std::unique_ptr<LogStore>> OpenSegmentLogStore(SegmentLogStoreOptions options);
 
 }  // namespace hive::collector

@@ -1,0 +1,123 @@
+// MetricsStore: scraped Prometheus samples pushed by agents
+// (POST /api/v1/ingest/metrics), kept in SQLite with retention by age, queried
+// by name and label matchers over a time range with a step (optionally as a
+// per-second rate for counters), and exported in the text format for a real
+// Prometheus to scrape.
+//
+// Every series carries the labels service and instance of the agent that
+// pushed it; a scraped label with one of those names is kept as
+// exported_service / exported_instance (as Prometheus does on conflicts).
+//
+// Thread-safe: one mutex over the connection and the in-memory series index.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "hive/collector/prometheus_text.h"
+#include "hive/core/clock.h"
+#include "hive/core/sqlite.h"
+#include "hive/core/status.h"
+
+namespace hive::collector {
+
+enum class MatchOp { kEqual, kNotEqual, kRegex, kNotRegex };
+
+struct LabelMatcher {
+  std::string name;
+  MatchOp op = MatchOp::kEqual;
+  std::string value;  // a regex (matched against the whole value) for kRegex/kNotRegex
+};
+
+// Parses one matcher as in PromQL: name="v", name!="v", name=~"re",
+// name!~"re". Also accepts a selector "{a="x",b=~"y"}" holding several.
+Result<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text);
+
+struct MetricsStoreOptions {
+  std::string path;  // the SQLite file; its directory must exist
+  hive::Clock* clock = &hive::Clock::System();
+  Duration retention = std::chrono::hours(24 * 7);
+  // Export only series with a sample this recent (Prometheus' staleness).
+  Duration staleness = std::chrono::minutes(5);
+};
+
+struct MetricsQuery {
+  std::string name;  // a sample name, e.g. http_requests_total or x_bucket
+  std::vector<LabelMatcher> matchers;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t step_ms = 15'000;
+  // Per-second rate over `range_ms` before each step (counter resets handled).
+  bool rate = false;
+  int64_t range_ms = 300'000;
+};
+
+struct MetricPoint {
+  int64_t ts_ms = 0;
+  double value = 0;
+};
+
+struct QueriedSeries {
+  std::string name;
+  Labels labels;  // including service and instance
+  std::vector<MetricPoint> points;
+};
+
+inline constexpr int64_t kMaxQueryPoints = 11'000;
+inline constexpr size_t kMaxQuerySeries = 1'000;
+
+class MetricsStore {
+ public:
+  // FailedPrecondition with the path when the file cannot be opened.
+  static Result<std::unique_ptr<MetricsStore>> Open(MetricsStoreOptions options);
+
+  // Stores one scrape of service/instance durably (one synchronous commit);
+  // samples without a timestamp are stamped now. Returns the number stored.
+  // InvalidArgument for a bad service or instance name; Unavailable when the
+  // write failed (nothing stored).
+  Result<size_t> Append(std::string_view service, std::string_view instance,
+                        const ParsedExposition& exposition);
+
+  // Series named q.name matching every matcher, with one point per step from
+  // start to end: the latest sample at most 5 minutes old (or, with rate,
+  // the per-second increase over range_ms; steps without data are left out).
+  // InvalidArgument for a bad range, a bad regex, too many points or rate on
+  // a gauge.
+  Result<std::vector<QueriedSeries>> Query(const MetricsQuery& q);
+
+  // The latest sample of every fresh series, grouped by family with HELP and
+  // TYPE, in the text exposition format (no timestamps).
+  std::string Export();
+
+  size_t series_count() const;
+
+ private:
+  struct SeriesInfo {
+    int64_t id = 0;
+    std::string name;
+    std::string family;
+    Labels labels;
+    int64_t last_ts_ms = 0;
+    double last_value = 0;
+    bool has_sample = false;
+  };
+  MetricsStore(MetricsStoreOptions options, std::unique_ptr<SqliteDb> db)
+      : options_(std::move(options)), db_(std::move(db)) {}
+  Status LoadLocked();
+
+  MetricsStoreOptions options_;
+  mutable std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;                        // GUARDED_BY(mu_)
+  std::unordered_map<std::string, SeriesInfo> series_;  // by "name{labels}"; GUARDED_BY(mu_)
+  std::map<std::string, MetricFamily> families_;        // GUARDED_BY(mu_)
+  TimePoint last_prune_{};                              // GUARDED_BY(mu_)
+};
+
+}  // namespace hive::collector

@@ -1,0 +1,460 @@
+#include "hive/collector/metrics_store.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <regex>
+
+#include "hive/core/text.h"
+
+namespace hive::collector {
+namespace {
+
+constexpr std::array<std::string_view, 1> kMigrations = {
+    "CREATE TABLE families (name TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL);"
+    "CREATE TABLE series ("
+    "  id INTEGER PRIMARY KEY,"
+    "  key TEXT NOT NULL UNIQUE,"
+    "  family TEXT NOT NULL);"
+    "CREATE TABLE samples ("
+    "  series_id INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  value REAL NOT NULL,"
+    "  PRIMARY KEY (series_id, ts_ms)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX samples_by_ts ON samples (ts_ms);"};
+
+constexpr auto kPruneEvery = std::chrono::minutes(1);
+constexpr int64_t kLookbackMs = 300'000;
+
+std::string SeriesKey(std::string_view name, const Labels& labels) {
+  std::string line;
+  AppendSampleLine(line, name, labels, 0);
+  return line.substr(0, line.size() - 3);  // drop " 0\n"
+}
+
+// Reads back a SeriesKey.
+Result<std::pair<std::string, Labels>> ParseSeriesKey(const std::string& key) {
+  Result<ParsedExposition> parsed = ParsePrometheusText(key + " 0\n");
+  if (!parsed.ok() || parsed->samples.size() != 1) {
+    return Status::Internal("a stored series key does not parse: " + key);
+  }
+  ParsedSample& s = parsed->samples.front();
+  return std::make_pair(std::move(s.name), std::move(s.labels));
+}
+
+Labels WithOrigin(const Labels& scraped, std::string_view service, std::string_view instance) {
+  Labels labels;
+  labels.reserve(scraped.size() + 2);
+  for (const auto& [name, value] : scraped) {
+    if (name == "service" || name == "instance") {
+      labels.emplace_back("exported_" + name, value);
+    } else {
+      labels.emplace_back(name, value);
+    }
+  }
+  labels.emplace_back("service", std::string(service));
+  if (!instance.empty()) labels.emplace_back("instance", std::string(instance));
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+struct CompiledMatcher {
+  const LabelMatcher* matcher;
+  std::optional<std::regex> re;
+};
+
+bool Matches(const CompiledMatcher& m, const Labels& labels) {
+  std::string value;
+  for (const auto& [n, v] : labels) {
+    if (n == m.matcher->name) value = v;
+  }
+  switch (m.matcher->op) {
+    case MatchOp::kEqual:
+      return value == m.matcher->value;
+    case MatchOp::kNotEqual:
+      return value != m.matcher->value;
+    case MatchOp::kRegex:
+      return std::regex_match(value, *m.re);
+    case MatchOp::kNotRegex:
+      return !std::regex_match(value, *m.re);
+  }
+  return false;
+}
+
+// A family seen without TYPE or HELP keeps what an earlier scrape said of it.
+bool Unannotated(const MetricFamily& f) { return f.type == MetricType::kUntyped && f.help.empty(); }
+
+// Export order within a family: by labels other than le/quantile, then
+// the family's own samples (quantiles), buckets, sum, count; buckets and
+// quantiles by their bound.
+struct ExportKey {
+  std::string family;
+  Labels others;
+  int part = 0;
+  double bound = 0;
+  bool operator<(const ExportKey& o) const {
+    return std::tie(family, others, part, bound) < std::tie(o.family, o.others, o.part, o.bound);
+  }
+};
+
+ExportKey ExportKeyOf(const std::string& family, const std::string& name, const Labels& labels) {
+  ExportKey key{family, {}, 0, 0};
+  for (const auto& [n, v] : labels) {
+    if (n == "le" || n == "quantile") {
+      key.bound = std::strtod(v.c_str(), nullptr);  // "+Inf" included; junk sorts as 0
+    } else {
+      key.others.emplace_back(n, v);
+    }
+  }
+  if (name != family) {
+    std::string_view suffix = std::string_view(name).substr(family.size());
+    key.part = suffix == "_bucket" ? 1 : suffix == "_sum" ? 2 : 3;
+  }
+  return key;
+}
+
+// Per-second increase of the samples in order, counting a drop as a reset.
+double RateOf(const std::vector<MetricPoint>& s, size_t first, size_t last) {
+  double increase = 0;
+  for (size_t i = first + 1; i <= last; ++i) {
+    double d = s[i].value - s[i - 1].value;
+    increase += d >= 0 ? d : s[i].value;
+  }
+  double seconds = static_cast<double>(s[last].ts_ms - s[first].ts_ms) / 1000.0;
+  return seconds > 0 ? increase / seconds : 0;
+}
+
+}  // namespace
+
+Result<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text) {
+  text = Trim(text);
+  if (!text.empty() && text.front() == '{') {
+    if (text.back() != '}') return Status::InvalidArgument("a selector must end with '}'");
+    text = text.substr(1, text.size() - 2);
+  }
+  std::vector<LabelMatcher> out;
+  while (!(text = Trim(text)).empty()) {
+    size_t n = 0;
+    while (n < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[n])) || text[n] == '_')) {
+      ++n;
+    }
+    LabelMatcher m;
+    m.name = std::string(text.substr(0, n));
+    if (!IsValidLabelName(m.name) && m.name != "__name__") {
+      return Status::InvalidArgument("invalid label name in matcher '" +
+                                     std::string(text.substr(0, 40)) + "'");
+    }
+    text = Trim(text.substr(n));
+    if (text.starts_with("=~")) {
+      m.op = MatchOp::kRegex;
+    } else if (text.starts_with("!~")) {
+      m.op = MatchOp::kNotRegex;
+    } else if (text.starts_with("!=")) {
+      m.op = MatchOp::kNotEqual;
+    } else if (text.starts_with("=")) {
+      m.op = MatchOp::kEqual;
+    } else {
+      return Status::InvalidArgument("expected =, !=, =~ or !~ after label '" + m.name + "'");
+    }
+    text = Trim(text.substr(m.op == MatchOp::kEqual ? 1 : 2));
+    if (text.empty() || text.front() != '"') {
+      return Status::InvalidArgument("the value of matcher '" + m.name + "' must be quoted");
+    }
+    text.remove_prefix(1);
+    bool closed = false;
+    while (!text.empty()) {
+      char c = text.front();
+      text.remove_prefix(1);
+      if (c == '"') {
+        closed = true;
+        break;
+      }
+      if (c == '\\' && !text.empty()) {
+        char e = text.front();
+        text.remove_prefix(1);
+        m.value += e == 'n' ? '\n' : e;
+        continue;
+      }
+      m.value += c;
+    }
+    if (!closed) return Status::InvalidArgument("unterminated value in matcher '" + m.name + "'");
+    out.push_back(std::move(m));
+    text = Trim(text);
+    if (!text.empty()) {
+      if (text.front() != ',') return Status::InvalidArgument("expected ',' between matchers");
+      text.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<MetricsStore>> MetricsStore::Open(MetricsStoreOptions options) {
+  auto db = SqliteDb::Open(options.path);
+  if (!db.ok()) {
+    return Status::FailedPrecondition("cannot open metrics store " + options.path + ": " +
+                                      db.status().message());
+  }
+  HIVE_RETURN_IF_ERROR((*db)->Migrate(kMigrations));
+  std::unique_ptr<MetricsStore> store(new MetricsStore(std::move(options), std::move(*db)));
+  std::lock_guard lock(store->mu_);
+  HIVE_RETURN_IF_ERROR(store->LoadLocked());
+  return store;
+}
+
+Status MetricsStore::LoadLocked() {
+  auto families = db_->Prepare("SELECT name, type, help FROM families");
+  if (!families.ok()) return families.status();
+  while (true) {
+    Result<bool> row = families->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    MetricFamily f;
+    f.name = families->ColumnText(0);
+    f.type = ParseMetricType(families->ColumnText(1)).value_or(MetricType::kUntyped);
+    f.help = families->ColumnText(2);
+    families_[f.name] = std::move(f);
+  }
+  auto series = db_->Prepare(
+      "SELECT s.id, s.key, s.family, l.ts_ms, l.value FROM series s LEFT JOIN "
+      "(SELECT series_id, MAX(ts_ms) AS ts_ms, value FROM samples GROUP BY series_id) l "
+      "ON l.series_id = s.id");
+  if (!series.ok()) return series.status();
+  while (true) {
+    Result<bool> row = series->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    SeriesInfo info;
+    info.id = series->ColumnInt(0);
+    std::string key = series->ColumnText(1);
+    auto parsed = ParseSeriesKey(key);
+    if (!parsed.ok()) return parsed.status();
+    info.name = std::move(parsed->first);
+    info.labels = std::move(parsed->second);
+    info.family = series->ColumnText(2);
+    if (!series->ColumnIsNull(3)) {
+      info.has_sample = true;
+      info.last_ts_ms = series->ColumnInt(3);
+      info.last_value = series->ColumnDouble(4);
+    }
+    series_[key] = std::move(info);
+  }
+  return Status::Ok();
+}
+
+Result<size_t> MetricsStore::Append(std::string_view service, std::string_view instance,
+                                    const ParsedExposition& exposition) {
+  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
+  if (!instance.empty()) HIVE_RETURN_IF_ERROR(ValidateName(instance, "instance"));
+  TimePoint now = options_.clock->Now();
+  int64_t now_ms = ToUnixNanos(now) / 1'000'000;
+
+  std::lock_guard lock(mu_);
+  // Applied to memory only after the commit, so a failed write changes nothing.
+  std::vector<std::pair<std::string, SeriesInfo>> new_series;
+  std::vector<std::pair<SeriesInfo*, MetricPoint>> updates;
+  {
+    Transaction tx(*db_);
+    if (!tx.begin_status().ok()) return Status::Unavailable(tx.begin_status().message());
+    auto put_family =
+        db_->Prepare("INSERT OR REPLACE INTO families (name, type, help) VALUES (?, ?, ?)");
+    auto put_series = db_->Prepare("INSERT INTO series (key, family) VALUES (?, ?)");
+    auto put_sample =
+        db_->Prepare("INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)");
+    if (!put_family.ok() || !put_series.ok() || !put_sample.ok()) {
+      return Status::Unavailable("cannot prepare the metrics store's statements");
+    }
+    for (const auto& [name, family] : exposition.families) {
+      if (Unannotated(family) && families_.contains(name)) continue;
+      put_family->Reset();
+      put_family->Bind(1, name).Bind(2, MetricTypeName(family.type)).Bind(3, family.help);
+      if (Status s = put_family->Run(); !s.ok()) return Status::Unavailable(s.message());
+    }
+    std::unordered_map<std::string, size_t> added_index;
+    for (const ParsedSample& sample : exposition.samples) {
+      Labels labels = WithOrigin(sample.labels, service, instance);
+      std::string key = SeriesKey(sample.name, labels);
+      int64_t id = 0;
+      SeriesInfo* info = nullptr;
+      if (auto it = series_.find(key); it != series_.end()) {
+        info = &it->second;
+        id = info->id;
+      } else if (auto a = added_index.find(key); a != added_index.end()) {
+        id = new_series[a->second].second.id;
+      } else {
+        put_series->Reset();
+        put_series->Bind(1, key).Bind(2, sample.family);
+        if (Status s = put_series->Run(); !s.ok()) return Status::Unavailable(s.message());
+        SeriesInfo fresh;
+        fresh.id = id = db_->LastInsertRowId();
+        fresh.name = sample.name;
+        fresh.family = sample.family;
+        fresh.labels = std::move(labels);
+        added_index[key] = new_series.size();
+        new_series.emplace_back(key, std::move(fresh));
+      }
+      MetricPoint point{sample.timestamp_ms.value_or(now_ms), sample.value};
+      put_sample->Reset();
+      put_sample->Bind(1, id).Bind(2, point.ts_ms).Bind(3, point.value);
+      if (Status s = put_sample->Run(); !s.ok()) return Status::Unavailable(s.message());
+      if (info != nullptr) {
+        updates.emplace_back(info, point);
+      } else {
+        SeriesInfo& fresh = new_series[added_index[key]].second;
+        if (!fresh.has_sample || point.ts_ms >= fresh.last_ts_ms) {
+          fresh.has_sample = true;
+          fresh.last_ts_ms = point.ts_ms;
+          fresh.last_value = point.value;
+        }
+      }
+    }
+    if (Status s = tx.Commit(); !s.ok()) return Status::Unavailable(s.message());
+  }
+  for (const auto& [name, family] : exposition.families) {
+    if (!Unannotated(family) || !families_.contains(name)) families_[name] = family;
+  }
+  for (auto& [info, point] : updates) {
+    if (!info->has_sample || point.ts_ms >= info->last_ts_ms) {
+      info->has_sample = true;
+      info->last_ts_ms = point.ts_ms;
+      info->last_value = point.value;
+    }
+  }
+  for (auto& [key, info] : new_series) series_.emplace(key, std::move(info));
+
+  if (now - last_prune_ >= kPruneEvery) {
+    last_prune_ = now;
+    auto del = db_->Prepare("DELETE FROM samples WHERE ts_ms < ?");
+    // A failed prune is retried a minute later; the scrape itself is stored.
+    if (del.ok()) {
+      del->Bind(1, (ToUnixNanos(now - options_.retention)) / 1'000'000);
+      (void)del->Run();
+    }
+  }
+  return exposition.samples.size();
+}
+
+Result<std::vector<QueriedSeries>> MetricsStore::Query(const MetricsQuery& q) {
+  if (!IsValidMetricName(q.name)) {
+    return Status::InvalidArgument("'name' must be a metric name, got '" + q.name.substr(0, 60) +
+                                   "'");
+  }
+  if (q.step_ms <= 0) return Status::InvalidArgument("'step' must be positive");
+  if (q.end_ms < q.start_ms) return Status::InvalidArgument("'start' must not be after 'end'");
+  if ((q.end_ms - q.start_ms) / q.step_ms + 1 > kMaxQueryPoints) {
+    return Status::InvalidArgument("too many points: at most " + std::to_string(kMaxQueryPoints) +
+                                   " per series; use a larger step");
+  }
+  if (q.rate && q.range_ms <= 0) return Status::InvalidArgument("'range' must be positive");
+  std::vector<CompiledMatcher> matchers;
+  for (const LabelMatcher& m : q.matchers) {
+    CompiledMatcher c{&m, std::nullopt};
+    if (m.op == MatchOp::kRegex || m.op == MatchOp::kNotRegex) {
+      try {
+        c.re.emplace(m.value, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return Status::InvalidArgument("bad regex for label '" + m.name + "': " + e.what());
+      }
+    }
+    matchers.push_back(std::move(c));
+  }
+
+  std::lock_guard lock(mu_);
+  std::vector<const SeriesInfo*> selected;
+  for (const auto& [key, info] : series_) {
+    if (info.name != q.name) continue;
+    bool ok = true;
+    for (const CompiledMatcher& m : matchers) {
+      try {
+        ok = ok && Matches(m, info.labels);
+      } catch (const std::regex_error& e) {
+        return Status::InvalidArgument(std::string("regex too complex: ") + e.what());
+      }
+    }
+    if (!ok) continue;
+    if (q.rate) {
+      auto f = families_.find(info.family);
+      if (f != families_.end() && f->second.type == MetricType::kGauge) {
+        return Status::InvalidArgument("rate applies to counters; '" + q.name + "' is a gauge");
+      }
+    }
+    selected.push_back(&info);
+  }
+  if (selected.size() > kMaxQuerySeries) {
+    return Status::InvalidArgument("the query selects " + std::to_string(selected.size()) +
+                                   " series; at most " + std::to_string(kMaxQuerySeries) +
+                                   " (add matchers)");
+  }
+  std::sort(selected.begin(), selected.end(),
+            [](const SeriesInfo* a, const SeriesInfo* b) { return a->labels < b->labels; });
+
+  int64_t lookback = q.rate ? q.range_ms : kLookbackMs;
+  auto read = db_->Prepare(
+      "SELECT ts_ms, value FROM samples WHERE series_id = ? AND ts_ms > ? AND ts_ms <= ? "
+      "ORDER BY ts_ms");
+  if (!read.ok()) return read.status();
+  std::vector<QueriedSeries> out;
+  for (const SeriesInfo* info : selected) {
+    read->Reset();
+    read->Bind(1, info->id).Bind(2, q.start_ms - lookback).Bind(3, q.end_ms);
+    std::vector<MetricPoint> samples;
+    while (true) {
+      Result<bool> row = read->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      samples.push_back({read->ColumnInt(0), read->ColumnDouble(1)});
+    }
+    QueriedSeries series{info->name, info->labels, {}};
+    size_t first = 0;  // first sample inside (t - lookback, t]
+    size_t last = 0;   // one past the last sample <= t
+    for (int64_t t = q.start_ms; t <= q.end_ms; t += q.step_ms) {
+      while (last < samples.size() && samples[last].ts_ms <= t) ++last;
+      while (first < last && samples[first].ts_ms <= t - lookback) ++first;
+      if (first == last) continue;
+      if (!q.rate) {
+        series.points.push_back({t, samples[last - 1].value});
+      } else if (last - first >= 2) {
+        series.points.push_back({t, RateOf(samples, first, last - 1)});
+      }
+    }
+    out.push_back(std::move(series));
+  }
+  return out;
+}
+
+std::string MetricsStore::Export() {
+  int64_t fresh_after = ToUnixNanos(options_.clock->Now() - options_.staleness) / 1'000'000;
+  std::lock_guard lock(mu_);
+  std::vector<const SeriesInfo*> fresh;
+  for (const auto& [key, info] : series_) {
+    if (info.has_sample && info.last_ts_ms >= fresh_after) fresh.push_back(&info);
+  }
+  std::vector<std::pair<ExportKey, const SeriesInfo*>> ordered;
+  ordered.reserve(fresh.size());
+  for (const SeriesInfo* info : fresh) {
+    ordered.emplace_back(ExportKeyOf(info->family, info->name, info->labels), info);
+  }
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  const std::string* current = nullptr;
+  for (const auto& [key, info] : ordered) {
+    if (current == nullptr || *current != info->family) {
+      current = &info->family;
+      auto f = families_.find(info->family);
+      MetricFamily family = f != families_.end() ? f->second : MetricFamily{info->family};
+      family.name = info->family;
+      AppendFamilyHeader(out, family);
+    }
+    AppendSampleLine(out, info->name, info->labels, info->last_value);
+  }
+  return out;
+}
+
+size_t MetricsStore::series_count() const {
+  std::lock_guard lock(mu_);
+  return series_.size();
+}
+
+}  // namespace hive::collector

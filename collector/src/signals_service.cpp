@@ -1,0 +1,569 @@
+#include "hive/collector/signals_service.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+
+#include "hive/collector/metrics_store.h"
+#include "hive/collector/otlp.h"
+#include "hive/collector/prometheus_text.h"
+#include "hive/collector/span_store.h"
+#include "hive/core/text.h"
+
+namespace hive::collector {
+namespace {
+
+constexpr size_t kMaxIngestBytes = 32u << 20;
+constexpr size_t kMaxTraceSpans = 10'000;
+constexpr int kGrpcInvalidArgument = 3;
+constexpr int kGrpcResourceExhausted = 8;
+constexpr int kGrpcUnavailable = 14;
+
+// An OTLP error: the status as a google.rpc.Status body, Retry-After when
+// the sender should come back.
+void SetOtlpError(HttpResponse& res, const Status& s) {
+  int http = HttpStatusFor(s.code());
+  int grpc = kGrpcInvalidArgument;
+  if (s.code() == StatusCode::kResourceExhausted) {
+    grpc = kGrpcResourceExhausted;
+  } else if (http >= 500) {
+    grpc = kGrpcUnavailable;
+    http = 503;
+  }
+  res.SetJson(OtlpStatusJson(grpc, s.message()), http);
+  if (http == 429 || http == 503) res.SetHeader("Retry-After", "1");
+}
+
+// RFC 3339, unix seconds (fractions allowed) or a duration before now.
+Result<int64_t> ParseTimeMs(std::string_view name, std::string_view text, TimePoint now) {
+  if (auto t = ParseRfc3339(text); t.ok()) return ToUnixNanos(*t) / 1'000'000;
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec == std::errc() && end == text.data() + text.size() && std::isfinite(seconds)) {
+    return static_cast<int64_t>(seconds * 1000);
+  }
+  if (auto d = ParseDuration(text); d.ok()) return ToUnixNanos(now - *d) / 1'000'000;
+  return Status::InvalidArgument("'" + std::string(name) +
+                                 "' must be an RFC 3339 time, unix seconds or a duration like "
+                                 "10m, got '" +
+                                 std::string(text.substr(0, 60)) + "'");
+}
+
+Result<int64_t> ParseIntParam(std::string_view name, std::string_view text) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) {
+    return Status::InvalidArgument("'" + std::string(name) +
+                                   "' must be a non-negative integer (milliseconds)");
+  }
+  return v;
+}
+
+void AppendTraffic(std::string& out, const Traffic& t) {
+  out += "\"calls\":" + std::to_string(t.calls) + ",\"errors\":" + std::to_string(t.errors) +
+         ",\"request_rate\":";
+  AppendJsonNumber(out, t.request_rate);
+  out += ",\"error_rate\":";
+  AppendJsonNumber(out, t.error_rate);
+  out += ",\"p50_ms\":";
+  AppendJsonNumber(out, t.p50_ms);
+  out += ",\"p95_ms\":";
+  AppendJsonNumber(out, t.p95_ms);
+  out += ",\"p99_ms\":";
+  AppendJsonNumber(out, t.p99_ms);
+}
+
+std::string LineErrorsJson(const std::vector<LineError>& errors) {
+  std::string out = "[";
+  for (size_t i = 0; i < errors.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"line\":" + std::to_string(errors[i].line) + ",\"message\":";
+    AppendJsonString(out, errors[i].message);
+    out += '}';
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+struct SignalsService::Metrics {
+  prometheus::Counter* spans_ingested = nullptr;
+  prometheus::Counter* spans_rejected = nullptr;
+  prometheus::Counter* samples_ingested = nullptr;
+  prometheus::Counter* metric_bodies_rejected = nullptr;
+  prometheus::Counter* ingests_throttled = nullptr;
+  prometheus::Family<prometheus::Counter>* otlp_requests = nullptr;
+  prometheus::Gauge* graph_edges = nullptr;
+  prometheus::Gauge* graph_nodes = nullptr;
+  prometheus::Gauge* graph_pending = nullptr;
+  prometheus::Gauge* metric_series = nullptr;
+};
+
+std::vector<Span> SpansFromLogEvents(const std::vector<LogEvent>& events) {
+  std::vector<Span> spans;
+  for (const LogEvent& e : events) {
+    if (std::optional<Span> span = SpanFromLogEvent(e)) spans.push_back(std::move(*span));
+  }
+  return spans;
+}
+
+SignalsService::SignalsService(hive::Clock* clock, LogStore* logs, SignalsOptions options)
+    : clock_(clock), logs_(logs), options_(std::move(options)) {}
+
+SignalsService::~SignalsService() = default;
+
+Result<std::unique_ptr<SignalsService>> SignalsService::Open(
+    std::string dir, hive::Clock* clock, std::shared_ptr<prometheus::Registry> registry,
+    LogStore* logs, SignalsOptions options) {
+  if (clock == nullptr || logs == nullptr || !registry) {
+    return Status::InvalidArgument("signals service needs a clock, a log store and a registry");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::FailedPrecondition("cannot create " + dir + ": " + ec.message());
+  std::unique_ptr<SignalsService> s(new SignalsService(clock, logs, std::move(options)));
+  SpanStoreOptions so;
+  so.path = dir + "/spans.db";
+  so.clock = clock;
+  so.retention = s->options_.span_retention;
+  auto spans = SpanStore::Open(so);
+  if (!spans.ok()) return spans.status();
+  s->spans_ = std::move(*spans);
+  MetricsStoreOptions mo;
+  mo.path = dir + "/metrics.db";
+  mo.clock = clock;
+  mo.retention = s->options_.metrics_retention;
+  auto metric_store = MetricsStore::Open(mo);
+  if (!metric_store.ok()) return metric_store.status();
+  s->metric_store_ = std::move(*metric_store);
+  GraphOptions go;
+  go.clock = clock;
+  go.pairing_wait = s->options_.pairing_wait;
+  go.thresholds = s->options_.thresholds;
+  s->graph_ = std::make_unique<ServiceGraph>(go);
+  if (!s->options_.es.url.empty()) {
+    EsSinkOptions eo = s->options_.es;
+    eo.metrics = registry;
+    if (eo.dead_letter_path.empty()) eo.dead_letter_path = dir + "/es-dead-letters.ndjson";
+    auto es = EsSink::Start(std::move(eo));
+    if (!es.ok()) return es.status();
+    s->es_ = std::move(*es);
+  }
+  HIVE_RETURN_IF_ERROR(s->spans_->ForEachSince(ToUnixNanos(clock->Now() - ServiceGraph::kMaxWindow),
+                                               [&](Span span) { s->graph_->Add(span); }));
+
+  auto m = std::make_unique<Metrics>();
+  try {
+    auto counter = [&](const char* name, const char* help) {
+      return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry).Add({});
+    };
+    auto gauge = [&](const char* name, const char* help) {
+      return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry).Add({});
+    };
+    m->spans_ingested = counter("hive_collector_spans_ingested_total", "New spans stored");
+    m->spans_rejected = counter("hive_collector_spans_rejected_total", "Spans rejected as invalid");
+    m->samples_ingested =
+        counter("hive_collector_metric_samples_ingested_total", "Metric samples stored");
+    m->metric_bodies_rejected = counter("hive_collector_metric_bodies_rejected_total",
+                                        "Metric ingest bodies rejected as malformed");
+    m->ingests_throttled = counter("hive_collector_ingests_throttled_total",
+                                   "Span, metric and OTLP ingests answered 429 (overload)");
+    m->otlp_requests = &prometheus::BuildCounter()
+                            .Name("hive_collector_otlp_requests_total")
+                            .Help("OTLP/HTTP export requests by signal and HTTP status")
+                            .Register(*registry);
+    m->graph_edges = gauge("hive_collector_graph_edges", "Edges in the dependency graph");
+    m->graph_nodes =
+        gauge("hive_collector_graph_nodes", "Services with server traffic in the graph");
+    m->graph_pending =
+        gauge("hive_collector_graph_pending_spans", "Spans waiting for their partner span");
+    m->metric_series = gauge("hive_collector_metric_series", "Stored metric series");
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("registering signals metrics: ") + e.what());
+  }
+  s->metrics_ = std::move(m);
+  s->UpdateGauges();
+  return s;
+}
+
+void SignalsService::UpdateGauges() {
+  metrics_->graph_edges->Set(static_cast<double>(graph_->edge_count()));
+  metrics_->graph_nodes->Set(static_cast<double>(graph_->node_count()));
+  metrics_->graph_pending->Set(static_cast<double>(graph_->pending_count()));
+  metrics_->metric_series->Set(static_cast<double>(metric_store_->series_count()));
+}
+
+void SignalsService::Mount(hive::HttpServer& server) {
+  auto route = [&](const char* method, const char* path, RouteOptions o,
+                   void (SignalsService::*handler)(const HttpRequest&, HttpResponse&)) {
+    server.Route(method, path, o, [this, handler](const HttpRequest& req, HttpResponse& res) {
+      (this->*handler)(req, res);
+    });
+  };
+  route("POST", "/api/v1/ingest/spans", {Access::kAgent, kMaxIngestBytes},
+        &SignalsService::HandleIngestSpans);
+  route("POST", "/api/v1/ingest/metrics", {Access::kAgent, kMaxIngestBytes},
+        &SignalsService::HandleIngestMetrics);
+  route("POST", "/v1/traces", {Access::kAgent, kMaxIngestBytes}, &SignalsService::HandleOtlpTraces);
+  route("POST", "/v1/logs", {Access::kAgent, kMaxIngestBytes}, &SignalsService::HandleOtlpLogs);
+  route("POST", "/v1/metrics", {Access::kAgent, kMaxIngestBytes},
+        &SignalsService::HandleOtlpMetrics);
+  route("GET", "/api/v1/graph", {Access::kRead}, &SignalsService::HandleGraph);
+  route("GET", "/api/v1/dependencies", {Access::kRead}, &SignalsService::HandleDependencies);
+  route("GET", "/api/v1/metrics/query", {Access::kRead}, &SignalsService::HandleMetricsQuery);
+  route("GET", "/api/v1/metrics/export", {Access::kRead}, &SignalsService::HandleMetricsExport);
+}
+
+Status SignalsService::AddSpans(const std::vector<Span>& spans) {
+  if (spans.empty()) return Status::Ok();
+  Result<std::vector<Span>> added = spans_->Append(spans);
+  if (!added.ok()) return added.status();
+  for (const Span& span : *added) graph_->Add(span);
+  metrics_->spans_ingested->Increment(static_cast<double>(added->size()));
+  UpdateGauges();
+  return Status::Ok();
+}
+
+void SignalsService::ForwardLogs(const std::vector<LogEvent>& events) {
+  if (es_ == nullptr || events.empty()) return;
+  // Refusals are counted by the sink (hive_es_sink_refused_total).
+  (void)es_->Enqueue(events);
+}
+
+Result<std::vector<Span>> SignalsService::SpansOfTrace(std::string_view trace_id) {
+  return spans_->ByTrace(trace_id, kMaxTraceSpans);
+}
+
+bool SignalsService::BeginIngest(HttpResponse& res, bool otlp) {
+  if (inflight_.fetch_add(1) >= options_.max_concurrent_ingests) {
+    inflight_.fetch_sub(1);
+    metrics_->ingests_throttled->Increment();
+    Status busy = Status::ResourceExhausted("too many ingest requests at once; retry later");
+    if (otlp) {
+      SetOtlpError(res, busy);
+    } else {
+      res.SetError(busy);
+      res.SetHeader("Retry-After", "1");
+    }
+    return false;
+  }
+  return true;
+}
+
+void SignalsService::HandleIngestSpans(const HttpRequest& req, HttpResponse& res) {
+  if (!BeginIngest(res, false)) return;
+  ParsedSpans parsed = ParseNdjsonSpans(req.body, clock_->Now());
+  metrics_->spans_rejected->Increment(static_cast<double>(parsed.rejected));
+  if (parsed.spans.empty()) {
+    std::string message = parsed.rejected == 0 ? "the body holds no spans"
+                                               : "no valid span in the batch (" +
+                                                     std::to_string(parsed.rejected) + " rejected)";
+    if (!parsed.errors.empty()) {
+      message +=
+          ": line " + std::to_string(parsed.errors[0].line) + ": " + parsed.errors[0].message;
+    }
+    res.SetError(Status::InvalidArgument(message));
+  } else if (Status s = AddSpans(parsed.spans); !s.ok()) {
+    res.SetError(s);
+  } else {
+    res.SetJson("{\"accepted\":" + std::to_string(parsed.spans.size()) +
+                ",\"rejected\":" + std::to_string(parsed.rejected) +
+                ",\"errors\":" + LineErrorsJson(parsed.errors) + "}");
+  }
+  EndIngest();
+}
+
+void SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& res) {
+  if (!BeginIngest(res, false)) return;
+  std::string service = req.Query("service").value_or("");
+  std::string instance = req.Query("instance").value_or("");
+  Result<ParsedExposition> parsed = ParsePrometheusText(req.body);
+  Result<size_t> stored = parsed.ok() ? metric_store_->Append(service, instance, *parsed)
+                                      : Result<size_t>(parsed.status());
+  if (!stored.ok()) {
+    if (stored.status().IsInvalidArgument()) metrics_->metric_bodies_rejected->Increment();
+    res.SetError(stored.status());
+  } else {
+    metrics_->samples_ingested->Increment(static_cast<double>(*stored));
+    UpdateGauges();
+    res.SetJson("{\"accepted\":" + std::to_string(*stored) + "}");
+  }
+  EndIngest();
+}
+
+void SignalsService::HandleOtlpTraces(const HttpRequest& req, HttpResponse& res) {
+  auto count = [&] {
+    metrics_->otlp_requests->Add({{"signal", "traces"}, {"code", std::to_string(res.status)}})
+        .Increment();
+  };
+  if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
+    res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
+                               "only the JSON encoding is supported; send application/json"),
+                415);
+    count();
+    return;
+  }
+  if (!BeginIngest(res, true)) {
+    count();
+    return;
+  }
+  Result<OtlpSpans> parsed = ParseOtlpTraces(req.body);
+  if (!parsed.ok()) {
+    SetOtlpError(res, parsed.status());
+  } else {
+    metrics_->spans_rejected->Increment(static_cast<double>(parsed->rejected));
+    if (Status s = AddSpans(parsed->spans); !s.ok()) {
+      SetOtlpError(res, s);
+    } else {
+      res.SetJson(OtlpResponseJson("rejectedSpans", parsed->rejected, parsed->error_message));
+    }
+  }
+  EndIngest();
+  count();
+}
+
+void SignalsService::HandleOtlpLogs(const HttpRequest& req, HttpResponse& res) {
+  auto count = [&] {
+    metrics_->otlp_requests->Add({{"signal", "logs"}, {"code", std::to_string(res.status)}})
+        .Increment();
+  };
+  if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
+    res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
+                               "only the JSON encoding is supported; send application/json"),
+                415);
+    count();
+    return;
+  }
+  if (!BeginIngest(res, true)) {
+    count();
+    return;
+  }
+  Result<OtlpLogs> parsed = ParseOtlpLogs(req.body, clock_->Now());
+  if (!parsed.ok()) {
+    SetOtlpError(res, parsed.status());
+  } else if (parsed->events.empty()) {
+    res.SetJson(OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message));
+  } else {
+    std::vector<Span> derived = SpansFromLogEvents(parsed->events);
+    std::vector<LogEvent> forward = forwarding() ? parsed->events : std::vector<LogEvent>();
+    LogBatch batch;
+    batch.events = std::move(parsed->events);
+    batch.rejected = parsed->rejected;
+    Result<AppendResult> appended = logs_->Append(std::move(batch));
+    Status s = appended.ok() ? AddSpans(derived) : appended.status();
+    if (!s.ok()) {
+      SetOtlpError(res, s);
+    } else {
+      ForwardLogs(forward);
+      res.SetJson(OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message));
+    }
+  }
+  EndIngest();
+  count();
+}
+
+void SignalsService::HandleOtlpMetrics(const HttpRequest& req, HttpResponse& res) {
+  auto count = [&] {
+    metrics_->otlp_requests->Add({{"signal", "metrics"}, {"code", std::to_string(res.status)}})
+        .Increment();
+  };
+  if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
+    res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
+                               "only the JSON encoding is supported; send application/json"),
+                415);
+    count();
+    return;
+  }
+  if (!BeginIngest(res, true)) {
+    count();
+    return;
+  }
+  Result<OtlpMetrics> parsed = ParseOtlpMetrics(req.body);
+  Status s = parsed.status();
+  for (size_t i = 0; s.ok() && i < parsed->resources.size(); ++i) {
+    const OtlpResourceMetrics& r = parsed->resources[i];
+    Result<size_t> stored = metric_store_->Append(r.service, r.instance, r.exposition);
+    if (stored.ok()) metrics_->samples_ingested->Increment(static_cast<double>(*stored));
+    s = stored.status();
+  }
+  if (!s.ok()) {
+    SetOtlpError(res, s);
+  } else {
+    UpdateGauges();
+    res.SetJson(OtlpResponseJson("rejectedDataPoints", parsed->rejected, parsed->error_message));
+  }
+  EndIngest();
+  count();
+}
+
+void SignalsService::HandleGraph(const HttpRequest& req, HttpResponse& res) {
+  Duration window = std::chrono::minutes(5);
+  if (auto v = req.Query("window"); v && !v->empty()) {
+    Result<Duration> d = ParseDuration(*v);
+    if (!d.ok() || *d < ServiceGraph::kMinWindow || *d > ServiceGraph::kMaxWindow) {
+      res.SetError(Status::InvalidArgument("'window' must be a duration from 1m to 24h, got '" +
+                                           v->substr(0, 40) + "'"));
+      return;
+    }
+    window = *d;
+  }
+  std::map<std::string, RegistryHealth> registry;
+  if (options_.registry_health) registry = options_.registry_health();
+  GraphSnapshot snap = graph_->Snapshot(window, registry);
+  UpdateGauges();
+  std::string out = "{\"window\":";
+  AppendJsonString(out, FormatDuration(snap.window));
+  out += ",\"window_seconds\":" +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(snap.window).count());
+  out += ",\"thresholds\":{\"degraded_error_rate\":";
+  AppendJsonNumber(out, options_.thresholds.degraded_error_rate);
+  out += ",\"failing_error_rate\":";
+  AppendJsonNumber(out, options_.thresholds.failing_error_rate);
+  out += "},\"nodes\":[";
+  for (size_t i = 0; i < snap.nodes.size(); ++i) {
+    const GraphNode& n = snap.nodes[i];
+    if (i > 0) out += ',';
+    out += "{\"id\":";
+    AppendJsonString(out, n.service);
+    out += ",";
+    AppendTraffic(out, n.traffic);
+    out += ",\"health\":\"";
+    out += HealthName(n.health);
+    out += n.uninstrumented ? "\",\"uninstrumented\":true" : "\",\"uninstrumented\":false";
+    if (n.registry) {
+      out += ",\"instances\":{\"total\":" + std::to_string(n.registry->instances) +
+             ",\"passing\":" + std::to_string(n.registry->passing) +
+             ",\"warning\":" + std::to_string(n.registry->warning) +
+             ",\"critical\":" + std::to_string(n.registry->critical) + "}";
+    }
+    out += '}';
+  }
+  out += "],\"edges\":[";
+  for (size_t i = 0; i < snap.edges.size(); ++i) {
+    const GraphEdge& e = snap.edges[i];
+    if (i > 0) out += ',';
+    out += "{\"source\":";
+    AppendJsonString(out, e.source);
+    out += ",\"target\":";
+    AppendJsonString(out, e.target);
+    out += ",";
+    AppendTraffic(out, e.traffic);
+    out += ",\"health\":\"";
+    out += HealthName(e.health);
+    out += "\"}";
+  }
+  out += "]}";
+  res.SetJson(std::move(out));
+}
+
+void SignalsService::HandleDependencies(const HttpRequest& req, HttpResponse& res) {
+  int64_t end_ms = ToUnixNanos(clock_->Now()) / 1'000'000;
+  int64_t lookback_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ServiceGraph::kMaxWindow).count();
+  if (auto v = req.Query("endTs"); v && !v->empty()) {
+    Result<int64_t> t = ParseIntParam("endTs", *v);
+    if (!t.ok()) return res.SetError(t.status());
+    end_ms = *t;
+  }
+  if (auto v = req.Query("lookback"); v && !v->empty()) {
+    Result<int64_t> t = ParseIntParam("lookback", *v);
+    if (!t.ok()) return res.SetError(t.status());
+    if (*t > lookback_ms) {
+      return res.SetError(Status::InvalidArgument("'lookback' is at most 86400000 ms (24h)"));
+    }
+    lookback_ms = *t;
+  }
+  std::vector<DependencyLink> links = graph_->Dependencies(FromUnixNanos(end_ms * 1'000'000),
+                                                           std::chrono::milliseconds(lookback_ms));
+  std::string out = "{\"data\":[";
+  for (size_t i = 0; i < links.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"parent\":";
+    AppendJsonString(out, links[i].parent);
+    out += ",\"child\":";
+    AppendJsonString(out, links[i].child);
+    out += ",\"callCount\":" + std::to_string(links[i].call_count) +
+           ",\"errorCount\":" + std::to_string(links[i].error_count) + "}";
+  }
+  out += "]}";
+  res.SetJson(std::move(out));
+}
+
+void SignalsService::HandleMetricsQuery(const HttpRequest& req, HttpResponse& res) {
+  TimePoint now = clock_->Now();
+  MetricsQuery q;
+  q.name = req.Query("name").value_or("");
+  for (const auto& [key, value] : req.query) {
+    if (key != "match[]" && key != "match") continue;
+    Result<std::vector<LabelMatcher>> m = ParseLabelMatchers(value);
+    if (!m.ok()) return res.SetError(m.status());
+    q.matchers.insert(q.matchers.end(), m->begin(), m->end());
+  }
+  q.end_ms = ToUnixNanos(now) / 1'000'000;
+  if (auto v = req.Query("end"); v && !v->empty()) {
+    Result<int64_t> t = ParseTimeMs("end", *v, now);
+    if (!t.ok()) return res.SetError(t.status());
+    q.end_ms = *t;
+  }
+  q.start_ms = q.end_ms - 3'600'000;
+  if (auto v = req.Query("start"); v && !v->empty()) {
+    Result<int64_t> t = ParseTimeMs("start", *v, now);
+    if (!t.ok()) return res.SetError(t.status());
+    q.start_ms = *t;
+  }
+  auto duration_ms = [&](const char* name, int64_t* out) -> Status {
+    auto v = req.Query(name);
+    if (!v || v->empty()) return Status::Ok();
+    Result<Duration> d = ParseDuration(*v);
+    if (!d.ok() || *d <= Duration::zero()) {
+      return Status::InvalidArgument(std::string("'") + name +
+                                     "' must be a positive duration like 15s");
+    }
+    *out = std::chrono::duration_cast<std::chrono::milliseconds>(*d).count();
+    if (*out <= 0) return Status::InvalidArgument(std::string("'") + name + "' is under 1ms");
+    return Status::Ok();
+  };
+  if (Status s = duration_ms("step", &q.step_ms); !s.ok()) return res.SetError(s);
+  if (Status s = duration_ms("range", &q.range_ms); !s.ok()) return res.SetError(s);
+  if (auto v = req.Query("rate")) q.rate = *v == "true" || *v == "1";
+  Result<std::vector<QueriedSeries>> result = metric_store_->Query(q);
+  if (!result.ok()) return res.SetError(result.status());
+  std::string out = "{\"name\":";
+  AppendJsonString(out, q.name);
+  out += ",\"series\":[";
+  for (size_t i = 0; i < result->size(); ++i) {
+    const QueriedSeries& s = (*result)[i];
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    AppendJsonString(out, s.name);
+    out += ",\"labels\":{";
+    for (size_t j = 0; j < s.labels.size(); ++j) {
+      if (j > 0) out += ',';
+      AppendJsonString(out, s.labels[j].first);
+      out += ':';
+      AppendJsonString(out, s.labels[j].second);
+    }
+    out += "},\"points\":[";
+    for (size_t j = 0; j < s.points.size(); ++j) {
+      if (j > 0) out += ',';
+      out += '[' + std::to_string(s.points[j].ts_ms) + ',';
+      AppendJsonNumber(out, s.points[j].value);
+      out += ']';
+    }
+    out += "]}";
+  }
+  out += "]}";
+  res.SetJson(std::move(out));
+}
+
+void SignalsService::HandleMetricsExport(const HttpRequest&, HttpResponse& res) {
+  res.status = 200;
+  res.body = metric_store_->Export();
+  res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+}  // namespace hive::collector

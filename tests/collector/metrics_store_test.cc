@@ -1,0 +1,189 @@
+#include "hive/collector/metrics_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace hive::collector {
+namespace {
+
+using std::chrono::seconds;
+
+class MetricsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hive-metrics-store-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    Open();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Open() {
+    store_.reset();
+    MetricsStoreOptions o;
+    o.path = dir_ + "/metrics.db";
+    o.clock = &clock_;
+    auto s = MetricsStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  void Push(std::string_view service, std::string_view instance, std::string_view text) {
+    Result<ParsedExposition> parsed = ParsePrometheusText(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    Result<size_t> stored = store_->Append(service, instance, *parsed);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  }
+  int64_t NowMs() const { return ToUnixNanos(clock_.Now()) / 1'000'000; }
+
+  std::string dir_;
+  FakeClock clock_;
+  std::unique_ptr<MetricsStore> store_;
+};
+
+TEST_F(MetricsStoreTest, QueriesByNameAndMatchersWithSteps) {
+  int64_t t0 = NowMs();
+  for (int i = 0; i < 4; ++i) {
+    Push(
+        "orders", "orders-1",
+        "# TYPE temp gauge\ntemp{room=\"a\"} " + std::to_string(10 + i) + "\ntemp{room=\"b\"} 1\n");
+    Push("payments", "payments-1", "# TYPE temp gauge\ntemp{room=\"a\"} 99\n");
+    clock_.Advance(seconds(15));
+  }
+  MetricsQuery q;
+  q.name = "temp";
+  q.start_ms = t0;
+  q.end_ms = t0 + 45'000;
+  q.step_ms = 15'000;
+  auto m = ParseLabelMatchers("{service=\"orders\", room=~\"a|c\"}");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  q.matchers = *m;
+  Result<std::vector<QueriedSeries>> r = store_->Query(q);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].labels,
+            (Labels{{"instance", "orders-1"}, {"room", "a"}, {"service", "orders"}}));
+  ASSERT_EQ((*r)[0].points.size(), 4u);
+  EXPECT_EQ((*r)[0].points[0].ts_ms, t0);
+  EXPECT_EQ((*r)[0].points[0].value, 10);
+  EXPECT_EQ((*r)[0].points[3].value, 13);
+
+  q.matchers = *ParseLabelMatchers("service!=\"orders\"");
+  r = store_->Query(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].points[2].value, 99);
+
+  q.matchers = *ParseLabelMatchers("room!~\"a\"");
+  r = store_->Query(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].labels[1], (std::pair<std::string, std::string>{"room", "b"}));
+
+  q.rate = true;
+  EXPECT_TRUE(store_->Query(q).status().IsInvalidArgument()) << "rate of a gauge";
+}
+
+TEST_F(MetricsStoreTest, RateHandlesCounterResets) {
+  int64_t t0 = NowMs();
+  for (int v : {100, 130, 160, 10, 40}) {  // reset after 160
+    Push("orders", "orders-1", "# TYPE req_total counter\nreq_total " + std::to_string(v) + "\n");
+    clock_.Advance(seconds(10));
+  }
+  MetricsQuery q;
+  q.name = "req_total";
+  q.start_ms = t0 + 40'000;
+  q.end_ms = t0 + 40'000;
+  q.rate = true;
+  q.range_ms = 60'000;
+  Result<std::vector<QueriedSeries>> r = store_->Query(q);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  ASSERT_EQ((*r)[0].points.size(), 1u);
+  // Increases 30 + 30 + 10 (after the reset) + 30 = 100 over 40 s.
+  EXPECT_DOUBLE_EQ((*r)[0].points[0].value, 2.5);
+}
+
+TEST_F(MetricsStoreTest, ExplicitTimestampsAndOldSamplesLeaveGaps) {
+  int64_t t0 = NowMs();
+  Push("svc", "", "g 1 " + std::to_string(t0 - 600'000) + "\n");
+  MetricsQuery q;
+  q.name = "g";
+  q.start_ms = t0 - 600'000;
+  q.end_ms = t0;
+  q.step_ms = 300'000;
+  Result<std::vector<QueriedSeries>> r = store_->Query(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  // The sample counts for 5 minutes after it, like Prometheus' lookback.
+  ASSERT_EQ((*r)[0].points.size(), 1u);
+  EXPECT_EQ((*r)[0].points[0].ts_ms, t0 - 600'000);
+}
+
+TEST_F(MetricsStoreTest, RejectsBadQueries) {
+  MetricsQuery q;
+  q.name = "x";
+  q.start_ms = 0;
+  q.end_ms = 1'000'000'000;
+  q.step_ms = 1;
+  EXPECT_TRUE(store_->Query(q).status().IsInvalidArgument()) << "too many points";
+  q.step_ms = 1'000'000;
+  q.name = "bad name";
+  EXPECT_TRUE(store_->Query(q).status().IsInvalidArgument());
+  q.name = "x";
+  Push("svc", "", "x 1\n");
+  q.matchers = *ParseLabelMatchers("service=~\"(\"");
+  EXPECT_TRUE(store_->Query(q).status().IsInvalidArgument()) << "bad regex";
+  EXPECT_FALSE(ParseLabelMatchers("service==\"x\"").ok());
+  EXPECT_FALSE(ParseLabelMatchers("service=x").ok());
+  EXPECT_FALSE(ParseLabelMatchers("{service=\"x\"").ok());
+  EXPECT_FALSE(ParseLabelMatchers("a=\"1\" b=\"2\"").ok());
+}
+
+TEST_F(MetricsStoreTest, ServiceAndInstanceLabelsAreAddedAndConflictsRenamed) {
+  Push("orders", "orders-1", "x{service=\"inner\",instance=\"i\"} 1\n");
+  std::string out = store_->Export();
+  EXPECT_NE(out.find("x{exported_instance=\"i\",exported_service=\"inner\",instance=\"orders-1\","
+                     "service=\"orders\"} 1\n"),
+            std::string::npos)
+      << out;
+  ParsedExposition empty;
+  EXPECT_TRUE(store_->Append("Bad Service", "", empty).status().IsInvalidArgument());
+}
+
+TEST_F(MetricsStoreTest, ExportGroupsFamiliesAndDropsStaleSeries) {
+  Push("orders", "orders-1",
+       "# HELP lat_seconds Latency.\n# TYPE lat_seconds histogram\n"
+       "lat_seconds_bucket{le=\"0.1\"} 1\nlat_seconds_bucket{le=\"+Inf\"} 2\n"
+       "lat_seconds_sum 0.3\nlat_seconds_count 2\n"
+       "# HELP up_total Ups.\n# TYPE up_total counter\nup_total 5\n");
+  std::string out = store_->Export();
+  EXPECT_EQ(out,
+            "# HELP lat_seconds Latency.\n# TYPE lat_seconds histogram\n"
+            "lat_seconds_bucket{instance=\"orders-1\",le=\"0.1\",service=\"orders\"} 1\n"
+            "lat_seconds_bucket{instance=\"orders-1\",le=\"+Inf\",service=\"orders\"} 2\n"
+            "lat_seconds_sum{instance=\"orders-1\",service=\"orders\"} 0.3\n"
+            "lat_seconds_count{instance=\"orders-1\",service=\"orders\"} 2\n"
+            "# HELP up_total Ups.\n# TYPE up_total counter\n"
+            "up_total{instance=\"orders-1\",service=\"orders\"} 5\n");
+  EXPECT_TRUE(ParsePrometheusText(out).ok());
+  clock_.Advance(std::chrono::minutes(6));
+  EXPECT_EQ(store_->Export(), "");
+}
+
+TEST_F(MetricsStoreTest, SurvivesReopen) {
+  Push("orders", "orders-1", "# HELP up_total Ups.\n# TYPE up_total counter\nup_total 5\n");
+  EXPECT_EQ(store_->series_count(), 1u);
+  Open();
+  EXPECT_EQ(store_->series_count(), 1u);
+  EXPECT_EQ(store_->Export(),
+            "# HELP up_total Ups.\n# TYPE up_total counter\n"
+            "up_total{instance=\"orders-1\",service=\"orders\"} 5\n");
+  Push("orders", "orders-1", "up_total 6\n");
+  EXPECT_EQ(store_->series_count(), 1u);
+}
+
+}  // namespace
+}  // namespace hive::collector
