@@ -1,10 +1,12 @@
 #include "hive/agent/config.h"
 
+#include <signal.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -12,11 +14,10 @@
 
 #include "hive/core/http.h"
 #include "hive/core/text.h"
+#include "line_parser.h"
 
 namespace hive::agent {
 namespace {
-
-constexpr std::string_view kNotYet = " is not supported by this hive-agent yet";
 
 // Builds errors that name the file, the line and the key.
 class ErrorContext {
@@ -38,15 +39,6 @@ class ErrorContext {
  private:
   std::string file_;
 };
-
-// The key node of `key` in `map`, whose line is where the user wrote the key
-// (a block value starts on the next line).
-YAML::Node KeyNode(const YAML::Node& map, std::string_view key) {
-  for (const auto& kv : map) {
-    if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.first;
-  }
-  return map;
-}
 
 std::string Join(std::string_view parent, std::string_view key) {
   if (parent.empty()) return std::string(key);
@@ -193,51 +185,211 @@ Status ParseHealth(const ErrorContext& ctx, const YAML::Node& node, HealthConfig
   return Status::Ok();
 }
 
+Result<uint64_t> GetByteSize(const ErrorContext& ctx, const YAML::Node& node,
+                             std::string_view key) {
+  if (!node.IsScalar()) return ctx.Error(node, key, "must be a size like 256KiB or 64MiB");
+  auto v = ParseByteSize(node.Scalar());
+  if (!v.ok()) return ctx.Error(node, key, v.status().message());
+  if (*v == 0) return ctx.Error(node, key, "must be larger than zero");
+  return *v;
+}
+
+Status CheckHttpUrl(const ErrorContext& ctx, const YAML::Node& node, const std::string& key,
+                    std::string* out) {
+  auto s = GetString(ctx, node, key);
+  if (!s.ok()) return s.status();
+  if (!s->starts_with("http://") || s->size() == 7) {
+    return ctx.Error(node, key, "must be an http:// URL, got '" + *s + "'");
+  }
+  *out = *s;
+  return Status::Ok();
+}
+
+Status CheckListen(const ErrorContext& ctx, const YAML::Node& node, const std::string& where,
+                   std::string* out) {
+  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, where, {"listen"}));
+  if (!node["listen"]) return ctx.Error(node, where + ".listen", "is required");
+  auto s = GetString(ctx, node["listen"], where + ".listen");
+  if (!s.ok()) return s.status();
+  std::string host;
+  int port = 0;
+  if (!ParseHostPort(*s, &host, &port).ok() || port < 0) {
+    return ctx.Error(node["listen"], where + ".listen", "must be host:port, got '" + *s + "'");
+  }
+  *out = *s;
+  return Status::Ok();
+}
+
+// format, pattern, multiline_start, multiline_timeout of a log source or of
+// the child's output.
+Status ParseLineFormat(const ErrorContext& ctx, const YAML::Node& item, const std::string& where,
+                       LineFormatConfig* out) {
+  if (item["format"]) {
+    auto f = GetString(ctx, item["format"], where + ".format");
+    if (!f.ok()) return f.status();
+    if (*f == "json") {
+      out->format = LogFormat::kJson;
+    } else if (*f == "logfmt") {
+      out->format = LogFormat::kLogfmt;
+    } else if (*f == "regex") {
+      out->format = LogFormat::kRegex;
+    } else {
+      return ctx.Error(item["format"], where + ".format",
+                       "unknown format '" + *f + "' (json, logfmt or regex)");
+    }
+  }
+  if (item["pattern"]) {
+    if (out->format != LogFormat::kRegex) {
+      return ctx.Error(item["pattern"], where + ".pattern", "needs format: regex");
+    }
+    auto p = GetString(ctx, item["pattern"], where + ".pattern");
+    if (!p.ok()) return p.status();
+    if (Status s = ValidateLinePattern(*p, /*needs_groups=*/true); !s.ok()) {
+      return ctx.Error(item["pattern"], where + ".pattern", s.message());
+    }
+    out->pattern = *p;
+  } else if (out->format == LogFormat::kRegex) {
+    return ctx.Error(item, where + ".pattern", "is required with format: regex");
+  }
+  if (item["multiline_start"]) {
+    auto p = GetString(ctx, item["multiline_start"], where + ".multiline_start");
+    if (!p.ok()) return p.status();
+    if (Status s = ValidateLinePattern(*p, /*needs_groups=*/false); !s.ok()) {
+      return ctx.Error(item["multiline_start"], where + ".multiline_start", s.message());
+    }
+    out->multiline_start = *p;
+  }
+  if (item["multiline_timeout"]) {
+    auto d = GetDuration(ctx, item["multiline_timeout"], where + ".multiline_timeout");
+    if (!d.ok()) return d.status();
+    out->multiline_timeout = *d;
+  }
+  return Status::Ok();
+}
+
 Status ParseLogs(const ErrorContext& ctx, const YAML::Node& node,
                  std::vector<LogSourceConfig>* out) {
   if (!node.IsSequence()) return ctx.Error(node, "logs", "must be a list of {path, format}");
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
     const std::string where = "logs[" + std::to_string(i) + "]";
-    HIVE_RETURN_IF_ERROR(
-        CheckMap(ctx, item, where, {"path", "format", "pattern", "multiline_start"}));
-    if (item["multiline_start"]) {
-      return ctx.Error(item["multiline_start"], where + ".multiline_start",
-                       std::string("multiline_start") + std::string(kNotYet));
-    }
-    if (item["pattern"]) {
-      return ctx.Error(item["pattern"], where + ".pattern",
-                       std::string("the regex format") + std::string(kNotYet));
-    }
-    if (item["format"]) {
-      auto f = GetString(ctx, item["format"], where + ".format");
-      if (!f.ok()) return f.status();
-      if (*f == "logfmt" || *f == "regex") {
-        return ctx.Error(item["format"], where + ".format",
-                         "format '" + *f + "'" + std::string(kNotYet) + " (use json)");
-      }
-      if (*f != "json") {
-        return ctx.Error(item["format"], where + ".format",
-                         "unknown format '" + *f + "' (json, logfmt or regex)");
-      }
+    HIVE_RETURN_IF_ERROR(CheckMap(
+        ctx, item, where,
+        {"path", "format", "pattern", "multiline_start", "multiline_timeout", "max_line_bytes"}));
+    LogSourceConfig source;
+    HIVE_RETURN_IF_ERROR(ParseLineFormat(ctx, item, where, &source.format));
+    if (item["max_line_bytes"]) {
+      auto v = GetByteSize(ctx, item["max_line_bytes"], where + ".max_line_bytes");
+      if (!v.ok()) return v.status();
+      source.max_line_bytes = static_cast<size_t>(*v);
     }
     if (!item["path"]) return ctx.Error(item, where + ".path", "is required");
     auto p = GetString(ctx, item["path"], where + ".path");
     if (!p.ok()) return p.status();
     if (p->empty()) return ctx.Error(item["path"], where + ".path", "must not be empty");
-    out->push_back({*p});
+    source.path = *p;
+    out->push_back(std::move(source));
   }
   return Status::Ok();
+}
+
+Status ParseOnChange(const ErrorContext& ctx, const YAML::Node& node, OnChangeConfig* out) {
+  const std::string where = "config.on_change";
+  HIVE_RETURN_IF_ERROR(
+      CheckMap(ctx, node, where, {"signal", "pid", "pid_file", "command", "http", "timeout"}));
+  int kinds = 0;
+  if (node["signal"]) {
+    ++kinds;
+    auto s = GetString(ctx, node["signal"], where + ".signal");
+    if (!s.ok()) return s.status();
+    std::string name = *s;
+    if (name.starts_with("SIG")) name = name.substr(3);
+    static const std::pair<const char*, int> kSignals[] = {{"HUP", SIGHUP},   {"USR1", SIGUSR1},
+                                                           {"USR2", SIGUSR2}, {"TERM", SIGTERM},
+                                                           {"INT", SIGINT},   {"QUIT", SIGQUIT}};
+    for (const auto& [n, v] : kSignals) {
+      if (name == n) out->signal = v;
+    }
+    if (out->signal == 0) {
+      return ctx.Error(node["signal"], where + ".signal",
+                       "unknown signal '" + *s + "' (HUP, USR1, USR2, TERM, INT or QUIT)");
+    }
+    out->kind = OnChangeConfig::Kind::kSignal;
+    if (node["pid"]) {
+      const YAML::Node pid = node["pid"];
+      int v = 0;
+      const std::string text = pid.IsScalar() ? pid.Scalar() : "";
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v <= 0) {
+        return ctx.Error(pid, where + ".pid", "must be a process id");
+      }
+      out->pid = v;
+    }
+    if (node["pid_file"]) {
+      auto f = GetString(ctx, node["pid_file"], where + ".pid_file");
+      if (!f.ok()) return f.status();
+      out->pid_file = *f;
+    }
+  } else if (node["pid"] || node["pid_file"]) {
+    return ctx.Error(node, where, "pid and pid_file go with signal");
+  }
+  if (const YAML::Node cmd = node["command"]) {
+    ++kinds;
+    out->kind = OnChangeConfig::Kind::kCommand;
+    if (cmd.IsScalar() && !cmd.Scalar().empty()) {
+      out->command = {"/bin/sh", "-c", cmd.Scalar()};
+    } else if (cmd.IsSequence() && cmd.size() > 0) {
+      for (const auto& arg : cmd) {
+        if (!arg.IsScalar()) return ctx.Error(arg, where + ".command", "arguments must be strings");
+        out->command.push_back(arg.Scalar());
+      }
+    } else {
+      return ctx.Error(cmd, where + ".command", "must be a command string or a list of arguments");
+    }
+  }
+  if (node["http"]) {
+    ++kinds;
+    out->kind = OnChangeConfig::Kind::kHttp;
+    HIVE_RETURN_IF_ERROR(CheckHttpUrl(ctx, node["http"], where + ".http", &out->http_url));
+  }
+  if (kinds != 1) return ctx.Error(node, where, "needs exactly one of signal, command or http");
+  if (node["timeout"]) {
+    auto d = GetDuration(ctx, node["timeout"], where + ".timeout");
+    if (!d.ok()) return d.status();
+    out->timeout = *d;
+  }
+  return Status::Ok();
+}
+
+Status ParseExec(const ErrorContext& ctx, const YAML::Node& node, ExecConfig* out) {
+  HIVE_RETURN_IF_ERROR(CheckMap(
+      ctx, node, "exec",
+      {"restart", "stop_timeout", "format", "pattern", "multiline_start", "multiline_timeout"}));
+  if (node["restart"]) {
+    auto r = GetString(ctx, node["restart"], "exec.restart");
+    if (!r.ok()) return r.status();
+    if (*r == "on-failure") {
+      out->restart_on_failure = true;
+    } else if (*r == "never") {
+      out->restart_on_failure = false;
+    } else {
+      return ctx.Error(node["restart"], "exec.restart",
+                       "must be on-failure or never, got '" + *r + "'");
+    }
+  }
+  if (node["stop_timeout"]) {
+    auto d = GetDuration(ctx, node["stop_timeout"], "exec.stop_timeout");
+    if (!d.ok()) return d.status();
+    out->stop_timeout = *d;
+  }
+  return ParseLineFormat(ctx, node, "exec", &out->output);
 }
 
 Status ParseConfigSection(const ErrorContext& ctx, const YAML::Node& node,
                           std::optional<ConfigFileConfig>* out) {
   HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, "config", {"profile", "file", "on_change"}));
-  if (node["on_change"]) {
-    return ctx.Error(KeyNode(node, "on_change"), "config.on_change",
-                     std::string("on_change") + std::string(kNotYet));
-  }
   ConfigFileConfig c;
+  if (node["on_change"]) HIVE_RETURN_IF_ERROR(ParseOnChange(ctx, node["on_change"], &c.on_change));
   if (!node["profile"]) return ctx.Error(node, "config.profile", "is required");
   auto profile = GetString(ctx, node["profile"], "config.profile");
   if (!profile.ok()) return profile.status();
@@ -274,14 +426,10 @@ Status ReadToken(const ErrorContext& ctx, const YAML::Node& node, std::string* t
 
 Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
                           std::string_view hostname) {
-  HIVE_RETURN_IF_ERROR(
-      CheckMap(ctx, root, "",
-               {"service", "instance", "address", "port", "control_plane", "token_file",
-                "heartbeat_interval", "health", "logs", "metrics", "config", "spool"}));
-  if (root["metrics"]) {
-    return ctx.Error(KeyNode(root, "metrics"), "metrics",
-                     std::string("metrics scraping") + std::string(kNotYet));
-  }
+  HIVE_RETURN_IF_ERROR(CheckMap(ctx, root, "",
+                                {"service", "instance", "address", "port", "control_plane",
+                                 "token_file", "heartbeat_interval", "health", "logs", "metrics",
+                                 "config", "spool", "intake", "admin", "exec"}));
   AgentConfig c;
   for (const char* required : {"service", "port", "control_plane"}) {
     if (!root[required]) return ctx.Error(root, required, "is required");
@@ -326,8 +474,11 @@ Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
   if (const YAML::Node spool = root["spool"]) {
     HIVE_RETURN_IF_ERROR(CheckMap(ctx, spool, "spool", {"dir", "max_bytes"}));
     if (spool["max_bytes"]) {
-      return ctx.Error(spool["max_bytes"], "spool.max_bytes",
-                       std::string("max_bytes") + std::string(kNotYet));
+      auto v = GetByteSize(ctx, spool["max_bytes"], "spool.max_bytes");
+      if (!v.ok()) return v.status();
+      if (*v < (1u << 20))
+        return ctx.Error(spool["max_bytes"], "spool.max_bytes", "must be at least 1MiB");
+      c.spool_max_bytes = *v;
     }
     if (spool["dir"]) {
       auto d = GetString(ctx, spool["dir"], "spool.dir");
@@ -336,6 +487,23 @@ Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
       c.spool_dir = *d;
     }
   }
+  if (const YAML::Node m = root["metrics"]) {
+    HIVE_RETURN_IF_ERROR(CheckMap(ctx, m, "metrics", {"url", "interval"}));
+    MetricsScrapeConfig mc;
+    if (!m["url"]) return ctx.Error(m, "metrics.url", "is required");
+    HIVE_RETURN_IF_ERROR(CheckHttpUrl(ctx, m["url"], "metrics.url", &mc.url));
+    if (m["interval"]) {
+      auto d = GetDuration(ctx, m["interval"], "metrics.interval");
+      if (!d.ok()) return d.status();
+      mc.interval = *d;
+    }
+    c.metrics = std::move(mc);
+  }
+  if (root["intake"])
+    HIVE_RETURN_IF_ERROR(CheckListen(ctx, root["intake"], "intake", &c.intake_listen));
+  if (root["admin"])
+    HIVE_RETURN_IF_ERROR(CheckListen(ctx, root["admin"], "admin", &c.admin_listen));
+  if (root["exec"]) HIVE_RETURN_IF_ERROR(ParseExec(ctx, root["exec"], &c.exec));
   return c;
 }
 

@@ -1,5 +1,12 @@
 #include "config_watcher.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "backoff.h"
@@ -9,11 +16,16 @@
 #include "hive/core/log.h"
 #include "hive/core/text.h"
 #include "long_poll.h"
+#include "subprocess.h"
 
 namespace hive::agent {
 
-ConfigWatcher::ConfigWatcher(AgentConfig config, AgentOptions options, AgentMetrics& metrics)
-    : config_(std::move(config)), options_(options), metrics_(metrics) {}
+ConfigWatcher::ConfigWatcher(AgentConfig config, AgentOptions options, AgentMetrics& metrics,
+                             std::function<int()> child_pid)
+    : config_(std::move(config)),
+      child_pid_(std::move(child_pid)),
+      options_(options),
+      metrics_(metrics) {}
 
 ConfigWatcher::~ConfigWatcher() { Stop(); }
 
@@ -21,6 +33,14 @@ Status ConfigWatcher::Start() {
   auto http = CancellableGet::Create(config_.control_plane, config_.token);
   if (!http.ok()) return http.status();
   http_ = std::move(*http);
+  HttpClientOptions o;
+  o.base_url = config_.control_plane;
+  o.bearer_token = config_.token;
+  o.connect_timeout = std::min<Duration>(options_.request_timeout, std::chrono::seconds(3));
+  o.read_timeout = options_.request_timeout;
+  auto reporter = HttpClient::Create(o);
+  if (!reporter.ok()) return reporter.status();
+  reporter_ = std::move(*reporter);
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -35,6 +55,98 @@ void ConfigWatcher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+Status ConfigWatcher::RunOnChange() {
+  const OnChangeConfig& on = config_.config->on_change;
+  switch (on.kind) {
+    case OnChangeConfig::Kind::kNone:
+      return Status::Ok();
+    case OnChangeConfig::Kind::kSignal: {
+      int target = on.pid;
+      if (!on.pid_file.empty()) {
+        auto text = ReadWholeFile(on.pid_file);
+        if (!text.ok()) return text.status();
+        const std::string_view t = Trim(*text);
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), target);
+        if (ec != std::errc() || end != t.data() + t.size() || target <= 0) {
+          return Status::FailedPrecondition("pid file '" + on.pid_file + "' holds no pid");
+        }
+      }
+      bool group = false;
+      if (target == 0 && child_pid_) {
+        target = child_pid_();
+        group = true;  // the child leads its own process group
+      }
+      if (target <= 0) return Status::FailedPrecondition("no running service to signal");
+      if (::kill(group ? -target : target, on.signal) != 0) {
+        return Status::FailedPrecondition("cannot signal pid " + std::to_string(target) + ": " +
+                                          std::strerror(errno));
+      }
+      return Status::Ok();
+    }
+    case OnChangeConfig::Kind::kCommand: {
+      auto r = RunCommand(on.command, on.timeout);
+      if (!r.ok()) return r.status();
+      const std::string out(Trim(r->output));
+      if (r->timed_out) {
+        return Status::Unavailable("on_change command timed out after " +
+                                   FormatDuration(on.timeout));
+      }
+      if (!WIFEXITED(r->wstatus) || WEXITSTATUS(r->wstatus) != 0) {
+        return Status::FailedPrecondition(
+            "on_change command failed (" +
+            (WIFEXITED(r->wstatus) ? "exit status " + std::to_string(WEXITSTATUS(r->wstatus))
+                                   : "killed by signal " + std::to_string(WTERMSIG(r->wstatus))) +
+            ")" + (out.empty() ? "" : ": " + out.substr(0, 500)));
+      }
+      return Status::Ok();
+    }
+    case OnChangeConfig::Kind::kHttp: {
+      const std::string_view url = on.http_url;
+      const size_t path_at = url.find('/', std::string_view("http://").size());
+      HttpClientOptions o;
+      o.base_url = std::string(url.substr(0, path_at));
+      o.connect_timeout = on.timeout;
+      o.read_timeout = on.timeout;
+      o.write_timeout = on.timeout;
+      auto client = HttpClient::Create(o);
+      if (!client.ok()) return client.status();
+      auto r = (*client)->Send(
+          "POST", path_at == std::string_view::npos ? "/" : std::string(url.substr(path_at)), "{}");
+      if (!r.ok()) return r.status();
+      if (!r->ok()) {
+        return Status::FailedPrecondition("on_change POST " + on.http_url + " answered " +
+                                          std::to_string(r->status));
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+void ConfigWatcher::Report(int64_t version, bool applied, const std::string& message) {
+  nlohmann::json body = {
+      {"version", version}, {"status", applied ? "applied" : "failed"}, {"message", message}};
+  const std::string path = "/api/v1/config/" + UrlEncode(config_.service) + "/" +
+                           UrlEncode(config_.config->profile) + "/applied/" +
+                           UrlEncode(config_.instance);
+  auto r = reporter_->Send("PUT", path,
+                           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (r.ok() && r->status == 404) {
+    if (!report_unsupported_) {
+      log::Info(
+          "this hived does not track rollouts (404 on .../applied/{instance}); "
+          "applied versions are not reported");
+      report_unsupported_ = true;
+    }
+    return;
+  }
+  if (!r.ok() || !r->ok()) {
+    log::Warn("cannot report the applied config version",
+              {{"version", version},
+               {"error", r.ok() ? StatusFromResponse(*r).ToString() : r.status().ToString()}});
+  }
+}
+
 void ConfigWatcher::Run() {
   const ConfigFileConfig& target = *config_.config;
   const std::string path =
@@ -45,7 +157,12 @@ void ConfigWatcher::Run() {
   bool have_index = false;  // false: ask without blocking
   uint64_t index = 0;
   bool written = false;
-  std::string last_content;
+  std::string last_content;  // what the file holds: the last good version
+  // A file already there is the last good one until a version is applied.
+  std::optional<std::string> previous;
+  if (auto existing = ReadWholeFile(target.file); existing.ok()) previous = std::move(*existing);
+  std::optional<std::string> refused;  // content whose on_change failed
+  int64_t failed_write_version = -1;   // reported once per version
 
   auto fail = [&](const std::string& what, const std::string& error) {
     if (error_log.Allow()) {
@@ -90,17 +207,48 @@ void ConfigWatcher::Run() {
       continue;
     }
     std::string content = RenderProperties(target.format, *props);
-    if (!written || content != last_content) {
+    const bool changed = written ? content != last_content : content != previous;
+    if (!written && !changed) {
+      // The file already holds this version (e.g. after an agent restart).
+      written = true;
+      last_content = std::move(content);
+      Report(version, true, "unchanged");
+    } else if (changed && content != refused) {
       if (Status s = WriteFileAtomically(target.file, content); !s.ok()) {
+        if (failed_write_version != version) {
+          metrics_.AddConfigApplyFailure();
+          Report(version, false, "cannot write " + target.file + ": " + s.message());
+          failed_write_version = version;
+        }
         have_index = false;  // fetch again at once after the pause
         fail("cannot write config file; retrying", s.ToString());
         continue;
       }
-      written = true;
-      last_content = std::move(content);
-      metrics_.AddConfigApplied();
-      log::Info("config applied",
-                {{"file", target.file}, {"version", version}, {"properties", props->size()}});
+      if (Status s = RunOnChange(); !s.ok()) {
+        // Put the last good file back so the service keeps running on it.
+        const std::optional<std::string> good =
+            written ? std::optional<std::string>(last_content) : previous;
+        const Status restored =
+            good ? WriteFileAtomically(target.file, *good)
+                 : (::unlink(target.file.c_str()) == 0 ? Status::Ok()
+                                                       : Status::Unavailable(std::strerror(errno)));
+        log::Error("on_change failed; kept the last good config file",
+                   {{"file", target.file},
+                    {"version", version},
+                    {"error", s.ToString()},
+                    {"restored", restored.ok()}});
+        metrics_.AddConfigApplyFailure();
+        Report(version, false, "on_change failed: " + s.message());
+        refused = std::move(content);
+      } else {
+        written = true;
+        last_content = std::move(content);
+        refused.reset();
+        metrics_.AddConfigApplied();
+        log::Info("config applied",
+                  {{"file", target.file}, {"version", version}, {"properties", props->size()}});
+        Report(version, true, "");
+      }
     }
     backoff.Reset();
     if (have_index && answer_index <= index) {

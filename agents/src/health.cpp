@@ -1,12 +1,9 @@
 #include "hive/agent/health.h"
 
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +13,7 @@
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
-
-extern char** environ;
+#include "subprocess.h"
 
 namespace hive::agent {
 namespace {
@@ -121,93 +117,15 @@ HealthResult HealthChecker::CheckTcp() {
 }
 
 HealthResult HealthChecker::CheckExec() {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    return MakeResult("critical", std::string("pipe: ") + std::strerror(errno));
-  }
-  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // The agent blocks the termination signals and ignores SIGPIPE; the check
-  // must not inherit that. Its own process group lets the timeout kill
-  // whatever it started too.
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
-  std::vector<char*> argv;
-  for (auto& a : config_.exec_argv) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(pipefd[1]);
-  if (rc != 0) {
-    ::close(pipefd[0]);
-    return MakeResult("critical", "cannot run " + config_.exec_argv[0] + ": " + std::strerror(rc));
-  }
-
-  std::string output;
-  auto drain = [&](int fd) {  // false at end of file
-    char buf[1024];
-    while (true) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n > 0) {
-        if (output.size() < kMaxOutput) {
-          output.append(buf, std::min(static_cast<size_t>(n), kMaxOutput - output.size()));
-        }
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      return n < 0;  // EAGAIN: more may come
-    }
-  };
-
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  const auto deadline = Steady::now() + config_.timeout;
-  bool timed_out = pidfd < 0;  // without a pidfd the wait cannot be bounded: give up
-  bool pipe_open = true;
-  while (!timed_out) {
-    pollfd fds[2] = {{pidfd, POLLIN, 0}, {pipe_open ? pipefd[0] : -1, POLLIN, 0}};
-    const int n = ::poll(fds, 2, RemainingMs(deadline));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      timed_out = true;
-      break;
-    }
-    if (fds[1].revents != 0) pipe_open = drain(pipefd[0]);
-    if (fds[0].revents != 0) break;
-  }
-  if (timed_out) {
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-  }
-  int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (pipe_open) drain(pipefd[0]);
-  ::close(pipefd[0]);
-  if (pidfd >= 0) ::close(pidfd);
-
-  std::string out(Trim(output));
-  if (timed_out) {
+  auto r = RunCommand(config_.exec_argv, config_.timeout, kMaxOutput);
+  if (!r.ok()) return MakeResult("critical", r.status().message());
+  std::string out(Trim(r->output));
+  if (r->timed_out) {
     return MakeResult("critical", "health check " + config_.exec_argv.back() + " timed out after " +
                                       FormatDuration(config_.timeout) +
                                       (out.empty() ? "" : ": " + out));
   }
+  const int wstatus = r->wstatus;
   if (WIFEXITED(wstatus)) {
     const int code = WEXITSTATUS(wstatus);
     if (code == 0) return MakeResult("passing", out);

@@ -301,16 +301,29 @@ struct LogLineMapper::Impl {
     out += '"';
   }
 
-  void AppendPlain(std::string_view line, TimePoint read_time, std::string& out) {
+  void AppendPlain(std::string_view line, TimePoint read_time, std::span<const ExtraAttr> extra,
+                   std::string& out) {
     AppendHead(out, ToUnixNanos(read_time), "info");
     out += ",\"message\":";
     AppendJsonString(out, line);
+    if (!extra.empty()) {
+      out += ",\"attrs\":{";
+      for (size_t i = 0; i < extra.size(); ++i) {
+        if (i > 0) out += ',';
+        AppendJsonString(out, extra[i].key);
+        out += ':';
+        out += extra[i].json;
+      }
+      out += '}';
+    }
     out += "}\n";
   }
 
-  void AppendMapped(element root, TimePoint read_time, std::string& out) {
+  void AppendMapped(element root, TimePoint read_time, std::span<const ExtraAttr> extra,
+                    std::string& out) {
     for (auto& g : found) g.fill(std::nullopt);
     attrs.clear();
+    for (const auto& e : extra) SetAttr(std::string(e.key), std::string(e.json));
     const simdjson::dom::object fields = root.get_object().value_unsafe();
     for (auto field : fields) {
       int group, index;
@@ -410,11 +423,12 @@ LogLineMapper::LogLineMapper(std::string service, std::string instance)
 
 LogLineMapper::~LogLineMapper() = default;
 
-void LogLineMapper::AppendEvent(std::string_view line, TimePoint read_time, std::string& out) {
+void LogLineMapper::AppendEvent(std::string_view line, TimePoint read_time, std::string& out,
+                                std::span<const ExtraAttr> extra) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   std::string_view trimmed = Trim(line);
   if (trimmed.empty() || trimmed.front() != '{') {
-    impl_->AppendPlain(line, read_time, out);
+    impl_->AppendPlain(line, read_time, extra, out);
     return;
   }
   auto& buf = impl_->padded;
@@ -425,10 +439,10 @@ void LogLineMapper::AppendEvent(std::string_view line, TimePoint read_time, std:
   element root;
   if (impl_->parser.parse(buf.data(), line.size(), false).get(root) != simdjson::SUCCESS ||
       root.type() != element_type::OBJECT) {
-    impl_->AppendPlain(line, read_time, out);
+    impl_->AppendPlain(line, read_time, extra, out);
     return;
   }
-  impl_->AppendMapped(root, read_time, out);
+  impl_->AppendMapped(root, read_time, extra, out);
 }
 
 }  // namespace hive::agent

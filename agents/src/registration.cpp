@@ -84,6 +84,7 @@ void RegistrationLoop::Run() {
   };
 
   HealthResult health = checker.Check();
+  if (has_check) log::Info("health", {{"status", health.status}, {"output", health.output}});
   auto next_health = Steady::now() + health_every;
   bool registered = false;
   Steady::time_point next_heartbeat;
@@ -123,7 +124,17 @@ void RegistrationLoop::Run() {
     }
     auto now = Steady::now();
     if (has_check && now >= next_health) {
-      health = checker.Check();
+      HealthResult next = checker.Check();
+      if (next.status != health.status) {
+        const log::Fields fields = {
+            {"from", health.status}, {"to", next.status}, {"output", next.output}};
+        if (next.status == "passing") {
+          log::Info("health changed", fields);
+        } else {
+          log::Warn("health changed", fields);
+        }
+      }
+      health = std::move(next);
       next_health = Steady::now() + health_every;
     }
     now = Steady::now();

@@ -130,7 +130,9 @@ TEST_F(AgentTest, RegistersHeartbeatsShipsLogsRendersConfigAndDeregisters) {
   }));
   const json rendered = json::parse(testing::ReadFile(config_file));
   EXPECT_EQ(rendered, json({{"failure_rate", 0.3}, {"db.pool.size", 5}, {"name", "pay\"ments"}}));
-  EXPECT_EQ(agent.metrics().Read().config_applied, 2u);
+  // The file is visible before on_change ran; the version counts after it.
+  EXPECT_TRUE(
+      FakeControlPlane::WaitFor([&] { return agent.metrics().Read().config_applied == 2u; }));
 
   // Shutdown is prompt even with a 30 s blocking config query in flight,
   // and deregisters.

@@ -1,6 +1,7 @@
 #include "hive/agent/config.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "temp_dir.h"
 
@@ -9,8 +10,7 @@ namespace {
 
 using testing::TempDir;
 
-// PRODUCT.md's example without the keys this agent does not support yet
-// (logs[].multiline_start, metrics, config.on_change, spool.max_bytes).
+// PRODUCT.md's example, every key.
 std::string Example(const std::string& token_file) {
   return R"(service: orders
 instance: orders-1                 # default: <hostname>-<port>
@@ -27,11 +27,17 @@ health:                            # one of http / tcp / exec
 logs:
   - path: /var/log/orders/*.log
     format: json                   # json | logfmt | regex (with pattern:)
+    multiline_start: '^\d{4}-\d{2}-\d{2}'
+metrics:
+  url: http://127.0.0.1:8081/metrics
+  interval: 15s
 config:
   profile: prod
   file: /etc/orders/config.yaml    # json / yaml / properties / env, by extension
+  on_change: { signal: HUP }       # or { command: [...] } or { http: http://127.0.0.1:8081/refresh }
 spool:
   dir: /var/lib/hive-agent/orders-1
+  max_bytes: 256MiB
 )";
 }
 
@@ -61,6 +67,63 @@ TEST(AgentConfigTest, ParsesProductExample) {
   EXPECT_EQ(c->config->file, "/etc/orders/config.yaml");
   EXPECT_EQ(c->config->format, ConfigFileFormat::kYaml);
   EXPECT_EQ(c->spool_dir, "/var/lib/hive-agent/orders-1");
+  EXPECT_EQ(c->logs[0].format.multiline_start, "^\\d{4}-\\d{2}-\\d{2}");
+  ASSERT_TRUE(c->metrics.has_value());
+  EXPECT_EQ(c->metrics->url, "http://127.0.0.1:8081/metrics");
+  EXPECT_EQ(c->metrics->interval, std::chrono::seconds(15));
+  EXPECT_EQ(c->config->on_change.kind, OnChangeConfig::Kind::kSignal);
+  EXPECT_EQ(c->config->on_change.signal, SIGHUP);
+  EXPECT_EQ(c->spool_max_bytes, 256u << 20);
+}
+
+TEST(AgentConfigTest, ParsesFormatsExecIntakeAdminAndOnChangeKinds) {
+  const std::string m = kMinimal;
+  auto c = ParseAgentConfig(m + R"(logs:
+  - path: /a.log
+    format: logfmt
+    max_line_bytes: 64KiB
+  - path: /b.log
+    format: regex
+    pattern: '^(?<ts>\S+) (?P<level>\w+) (?<message>.*)$'
+    multiline_start: '^\S'
+    multiline_timeout: 2s
+exec:
+  restart: never
+  stop_timeout: 3s
+  format: logfmt
+intake: { listen: 127.0.0.1:4318 }
+admin: { listen: 127.0.0.1:0 }
+config:
+  profile: prod
+  file: /tmp/c.json
+  on_change: { command: [/bin/true, x], timeout: 5s }
+)",
+                            "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->logs[0].format.format, LogFormat::kLogfmt);
+  EXPECT_EQ(c->logs[0].max_line_bytes, 64u << 10);
+  EXPECT_EQ(c->logs[1].format.format, LogFormat::kRegex);
+  EXPECT_EQ(c->logs[1].format.multiline_timeout, std::chrono::seconds(2));
+  EXPECT_FALSE(c->exec.restart_on_failure);
+  EXPECT_EQ(c->exec.stop_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c->exec.output.format, LogFormat::kLogfmt);
+  EXPECT_EQ(c->intake_listen, "127.0.0.1:4318");
+  EXPECT_EQ(c->admin_listen, "127.0.0.1:0");
+  EXPECT_EQ(c->config->on_change.kind, OnChangeConfig::Kind::kCommand);
+  EXPECT_EQ(c->config->on_change.command, (std::vector<std::string>{"/bin/true", "x"}));
+  EXPECT_EQ(c->config->on_change.timeout, std::chrono::seconds(5));
+
+  auto h = ParseAgentConfig(m + "config:\n  profile: p\n  file: /tmp/c.env\n  on_change: { http: "
+                                "http://127.0.0.1:1/r }\n",
+                            "a.yaml");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->config->on_change.http_url, "http://127.0.0.1:1/r");
+  auto s = ParseAgentConfig(
+      m + "config:\n  profile: p\n  file: /tmp/c.env\n  on_change: { signal: SIGUSR1, pid: 42 }\n",
+      "a.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->config->on_change.signal, SIGUSR1);
+  EXPECT_EQ(s->config->on_change.pid, 42);
 }
 
 TEST(AgentConfigTest, FillsDefaults) {
@@ -112,35 +175,48 @@ struct BadCase {
 
 TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
   const std::string m = kMinimal;
-  const std::string not_yet = "is not supported by this hive-agent yet";
   const std::vector<BadCase> cases = {
       {"unknown top-level key", m + "colour: blue\n", {"agent.yaml:4", "colour", "unknown key"}},
       {"unknown nested key",
        m + "health:\n  http: http://x:1/\n  retries: 3\n",
        {"health.retries", "unknown key"}},
-      {"metrics",
-       m + "metrics:\n  url: http://127.0.0.1:8081/metrics\n  interval: 15s\n",
-       {"agent.yaml:4", "metrics", not_yet}},
-      {"logfmt",
-       m + "logs:\n  - path: /x.log\n    format: logfmt\n",
-       {"logs[0].format", "logfmt", not_yet}},
-      {"regex",
+      {"metrics without url", m + "metrics:\n  interval: 15s\n", {"metrics.url", "is required"}},
+      {"regex without pattern",
        m + "logs:\n  - path: /x.log\n    format: regex\n",
-       {"logs[0].format", "regex", not_yet}},
-      {"regex pattern",
-       m + "logs:\n  - path: /x.log\n    pattern: '(.*)'\n",
-       {"logs[0].pattern", not_yet}},
+       {"logs[0].pattern", "is required"}},
+      {"pattern without regex",
+       m + "logs:\n  - path: /x.log\n    pattern: '(?<m>.*)'\n",
+       {"logs[0].pattern", "format: regex"}},
+      {"pattern without named group",
+       m + "logs:\n  - path: /x.log\n    format: regex\n    pattern: '(.*)'\n",
+       {"logs[0].pattern", "named group"}},
+      {"bad regex",
+       m + "logs:\n  - path: /x.log\n    format: regex\n    pattern: '(?<m>[a-'\n",
+       {"logs[0].pattern", "bad regular expression"}},
       {"unknown format",
        m + "logs:\n  - path: /x.log\n    format: xml\n",
        {"logs[0].format", "unknown format 'xml'"}},
-      {"multiline",
-       m + "logs:\n  - path: /x.log\n    multiline_start: '^\\d'\n",
-       {"logs[0].multiline_start", not_yet}},
+      {"bad multiline",
+       m + "logs:\n  - path: /x.log\n    multiline_start: '(('\n",
+       {"logs[0].multiline_start", "bad regular expression"}},
+      {"bad max_line_bytes",
+       m + "logs:\n  - path: /x.log\n    max_line_bytes: lots\n",
+       {"logs[0].max_line_bytes"}},
+      {"bad exec restart", m + "exec:\n  restart: always\n", {"exec.restart", "on-failure"}},
+      {"bad intake", m + "intake:\n  listen: nowhere\n", {"intake.listen", "host:port"}},
+      {"admin without listen", m + "admin: {}\n", {"admin"}},
       {"log without path", m + "logs:\n  - format: json\n", {"logs[0].path", "is required"}},
       {"logs not a list", m + "logs: /x.log\n", {"logs", "must be a list"}},
-      {"on_change",
-       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  on_change: { signal: HUP }\n",
-       {"config.on_change", not_yet}},
+      {"on_change unknown signal",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  on_change: { signal: WINCH }\n",
+       {"config.on_change.signal", "WINCH"}},
+      {"on_change two kinds",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  on_change: { signal: HUP, http: "
+           "http://x:1/ }\n",
+       {"config.on_change", "exactly one"}},
+      {"on_change bad pid",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  on_change: { signal: HUP, pid: -3 }\n",
+       {"config.on_change.pid"}},
       {"config without file", m + "config:\n  profile: prod\n", {"config.file", "is required"}},
       {"config bad extension",
        m + "config:\n  profile: prod\n  file: /tmp/c.toml\n",
@@ -148,9 +224,9 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       {"config bad profile",
        m + "config:\n  profile: Prod\n  file: /tmp/c.json\n",
        {"config.profile"}},
-      {"spool max_bytes",
-       m + "spool:\n  dir: /tmp/s\n  max_bytes: 256MiB\n",
-       {"spool.max_bytes", not_yet}},
+      {"spool max_bytes too small",
+       m + "spool:\n  dir: /tmp/s\n  max_bytes: 1KiB\n",
+       {"spool.max_bytes", "at least"}},
       {"missing service",
        "port: 1\ncontrol_plane: http://127.0.0.1:7070\n",
        {"service", "is required"}},

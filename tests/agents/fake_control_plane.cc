@@ -86,6 +86,7 @@ FakeControlPlane::FakeControlPlane(int port) {
         if (ingest_status_ != 0) {
           res.SetJson(ErrorJson(Status::Unavailable("ingest is failing on purpose")),
                       ingest_status_);
+          if (!retry_after_.empty()) res.SetHeader("Retry-After", retry_after_);
           return;
         }
         std::vector<json> batch;
@@ -109,11 +110,37 @@ FakeControlPlane::FakeControlPlane(int port) {
         }
         if (accepted_batches_.insert(id).second) {
           for (auto& e : batch) events_.push_back(std::move(e));
+        } else {
+          ++duplicate_batches_;
         }
         res.SetJson(
             json{{"accepted", batch.size()}, {"rejected", errors.size()}, {"errors", errors}}
                 .dump());
       });
+  server_->Route("PUT", "/api/v1/config/{app}/{profile}/applied/{instance}", {Access::kAgent},
+                 [this](const HttpRequest& req, HttpResponse& res) {
+                   std::lock_guard lock(mu_);
+                   if (applied_status_ != 0) {
+                     res.SetJson(ErrorJson(Status::NotFound("no such route")), applied_status_);
+                     return;
+                   }
+                   auto body = json::parse(req.body, nullptr, false);
+                   if (!body.is_object()) {
+                     res.SetError(Status::InvalidArgument("body must be a JSON object"));
+                     return;
+                   }
+                   body["instance"] = req.PathParam("instance");
+                   applied_.push_back(body);
+                   res.SetJson("{}");
+                 });
+  server_->Route("POST", "/api/v1/ingest/metrics", {Access::kAgent},
+                 [this](const HttpRequest& req, HttpResponse& res) {
+                   std::lock_guard lock(mu_);
+                   metric_posts_.push_back("service=" + req.Query("service").value_or("") +
+                                           "&instance=" + req.Query("instance").value_or("") +
+                                           "\n" + req.body);
+                   res.SetJson(R"({"accepted":1})");
+                 });
   const Status s = server_->Start();
   EXPECT_TRUE(s.ok()) << s.ToString();
   // Wait until the accept loop runs: a Stop() that comes earlier would leave
@@ -188,6 +215,26 @@ void FakeControlPlane::PushConfig(const json& properties) {
     ++config_index_;
   }
   cv_.notify_all();
+}
+void FakeControlPlane::SetRetryAfter(std::string value) {
+  std::lock_guard lock(mu_);
+  retry_after_ = std::move(value);
+}
+int FakeControlPlane::duplicate_batches() {
+  std::lock_guard lock(mu_);
+  return duplicate_batches_;
+}
+std::vector<json> FakeControlPlane::applied() {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+void FakeControlPlane::SetAppliedStatus(int status) {
+  std::lock_guard lock(mu_);
+  applied_status_ = status;
+}
+std::vector<std::string> FakeControlPlane::metric_posts() {
+  std::lock_guard lock(mu_);
+  return metric_posts_;
 }
 int FakeControlPlane::config_requests() {
   std::lock_guard lock(mu_);

@@ -1,6 +1,8 @@
 // FakeControlPlane: the slice of hived's API that hive-agent talks to
 // (registry register/heartbeat/deregister, config GET with blocking
-// queries, POST /api/v1/ingest/logs), served by a real hive::HttpServer on
+// queries and rollout reports, POST /api/v1/ingest/logs de-duplicated by
+// X-Hive-Batch-Id like the real collector, POST /api/v1/ingest/metrics),
+// served by a real hive::HttpServer on
 // 127.0.0.1 port 0. It answers in the shapes of docs/API.md and records
 // what it receives. Thread-safe.
 #pragma once
@@ -44,13 +46,23 @@ class FakeControlPlane {
   int ingest_requests();
   // 0: accept; otherwise answer every ingest with this HTTP status.
   void SetIngestStatus(int status);
+  // Sent as Retry-After with the failing status; empty: none.
+  void SetRetryAfter(std::string value);
+  // Ingest requests answered 2xx whose batch id had been accepted before.
+  int duplicate_batches();
   // Rejects lines whose message equals `message` one by one (in "errors").
   void RejectMessage(std::string message);
 
   // Config store: a new version of {app}/{profile}.
   void PushConfig(const nlohmann::json& properties);
   int config_requests();
+  // PUT .../applied/{instance} bodies, in order (with "instance" added).
+  std::vector<nlohmann::json> applied();
+  // 0: accept rollout reports; 404 plays a hived without the route.
+  void SetAppliedStatus(int status);
 
+  // POST /api/v1/ingest/metrics: "service=..&instance=..\n" + body, in order.
+  std::vector<std::string> metric_posts();
   // Polls `condition` until it holds or `timeout` passes.
   static bool WaitFor(const std::function<bool()>& condition,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -70,6 +82,11 @@ class FakeControlPlane {
   std::set<std::string> accepted_batches_;
   int ingest_requests_ = 0;
   int ingest_status_ = 0;
+  std::string retry_after_;
+  int duplicate_batches_ = 0;
+  std::vector<nlohmann::json> applied_;
+  int applied_status_ = 0;
+  std::vector<std::string> metric_posts_;
   std::string reject_message_;
   nlohmann::json config_properties_ = nlohmann::json::object();
   int64_t config_version_ = 0;

@@ -171,7 +171,9 @@ TEST_F(LogShipperTest, SplitsLargeVolumesIntoBatchesInOrder) {
   std::string lines;
   for (int i = 0; i < 2500; ++i) lines += Line(std::to_string(i));
   AppendFile(dir_ / "app.log", lines);
-  LogShipper shipper(Config(), Options(), metrics_);
+  AgentOptions o = Options();
+  o.max_batch_lines = 1000;
+  LogShipper shipper(Config(), o, metrics_);
   ASSERT_TRUE(shipper.Start().ok());
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 2500; }));
   shipper.Stop();

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "temp_dir.h"
 
 namespace hive::agent {
@@ -25,6 +27,12 @@ FilePosition PositionOf(const std::string& path, uint64_t offset) {
   struct stat st;
   EXPECT_EQ(::stat(path.c_str(), &st), 0);
   return {path, st.st_dev, st.st_ino, offset};
+}
+
+// Positions without their fingerprints, to compare with PositionOf().
+std::vector<FilePosition> Where(std::vector<FilePosition> positions) {
+  for (auto& p : positions) p.fp_len = 0, p.fp = 0;
+  return positions;
 }
 
 TEST(PositionStoreTest, SavesAndLoads) {
@@ -63,7 +71,7 @@ TEST(LogTailerTest, HandsOutCompleteLinesOnly) {
   LogTailer t({dir / "*.log"}, {}, std::chrono::seconds(0));
   t.Scan();
   EXPECT_EQ(ReadAll(t), (Lines{"one", "two"}));
-  EXPECT_EQ(t.Positions(), (std::vector<FilePosition>{PositionOf(log, 8)}));
+  EXPECT_EQ(Where(t.Positions()), (std::vector<FilePosition>{PositionOf(log, 8)}));
   EXPECT_TRUE(ReadAll(t).empty());
   AppendFile(log, "ee\nfour\n");
   EXPECT_EQ(ReadAll(t), (Lines{"three", "four"}));
@@ -115,7 +123,7 @@ TEST(LogTailerTest, RotationByRenameFinishesTheOldFileFirst) {
   EXPECT_EQ(t.open_files(), 2u);
   t.DropFinished();
   EXPECT_EQ(t.open_files(), 1u);
-  EXPECT_EQ(t.Positions(), (std::vector<FilePosition>{PositionOf(log, 4)}));
+  EXPECT_EQ(Where(t.Positions()), (std::vector<FilePosition>{PositionOf(log, 4)}));
 }
 
 TEST(LogTailerTest, RotatedFileKeepsBeingReadDuringRotateWait) {
@@ -173,15 +181,80 @@ TEST(LogTailerTest, SavedOffsetBeyondTheFileStartsOver) {
   EXPECT_EQ(ReadAll(t), (Lines{"short"}));
 }
 
-TEST(LogTailerTest, CutsOverlongLines) {
+TEST(LogTailerTest, CutsOverlongLinesOnceAndFlagsThem) {
   TempDir dir;
   const std::string log = dir / "app.log";
-  WriteFile(log, std::string(1024 * 1024 + 10, 'x') + "\nnext\n");
+  WriteFile(log, std::string(100, 'y') + "\n" + std::string(300 * 1024 + 10, 'x') + "\nnext\n");
+  LogTailer t({log}, {}, std::chrono::seconds(0), 64 * 1024);
+  t.Scan();
+  std::vector<std::pair<size_t, bool>> lines;
+  t.ReadTailedLines(10, 10 << 20,
+                    [&](const TailedLine& l) { lines.emplace_back(l.text.size(), l.truncated); });
+  EXPECT_EQ(lines,
+            (std::vector<std::pair<size_t, bool>>{{100, false}, {64 * 1024, true}, {4, false}}));
+  EXPECT_EQ(t.Positions()[0].offset, 101u + 300 * 1024 + 11 + 5);
+}
+
+TEST(LogTailerTest, AnOverLongLineStillBeingWrittenWaitsForItsNewline) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, std::string(200 * 1024, 'x'));
+  LogTailer t({log}, {}, std::chrono::seconds(0), 64 * 1024);
+  t.Scan();
+  EXPECT_TRUE(ReadAll(t).empty());
+  EXPECT_EQ(t.Positions()[0].offset, 0u);  // nothing handed out: a restart reads it again
+  AppendFile(log, "tail\nafter\n");
+  std::vector<std::string> lines;
+  t.ReadTailedLines(10, 10 << 20, [&](const TailedLine& l) {
+    lines.emplace_back(l.truncated ? "cut:" + std::to_string(l.text.size()) : std::string(l.text));
+  });
+  EXPECT_EQ(lines, (Lines{"cut:65536", "after"}));
+}
+
+TEST(LogTailerTest, ReusedInodeWithOtherContentIsReadFromTheStart) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "first file line 1\nfirst file line 2\n");
+  std::vector<FilePosition> saved;
+  {
+    LogTailer t({log}, {}, std::chrono::seconds(0));
+    t.Scan();
+    EXPECT_EQ(ReadAll(t).size(), 2u);
+    saved = t.Positions();
+  }
+  // Same path, device and inode (rewritten in place), other content: the
+  // saved offset must not be applied to it.
+  {
+    std::ofstream out(log, std::ios::binary | std::ios::in | std::ios::out);
+    out << "SECOND";
+  }
+  LogTailer t({log}, saved, std::chrono::seconds(0));
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"SECONDfile line 1", "first file line 2"}));
+
+  // While following, a rewrite of the first bytes restarts the file too.
+  {
+    std::ofstream out(log, std::ios::binary | std::ios::in | std::ios::out);
+    out << "THIRD!";
+  }
+  t.Scan();
+  EXPECT_EQ(ReadAll(t), (Lines{"THIRD!file line 1", "first file line 2"}));
+}
+
+TEST(LogTailerTest, HoldsKeepPositionsBeforeLinesNotInABatchYet) {
+  TempDir dir;
+  const std::string log = dir / "app.log";
+  WriteFile(log, "a\nb\nc\n");
   LogTailer t({log}, {}, std::chrono::seconds(0));
   t.Scan();
-  std::vector<size_t> sizes;
-  t.ReadLines(10, 10 << 20, [&](std::string_view l) { sizes.push_back(l.size()); });
-  EXPECT_EQ(sizes, (std::vector<size_t>{1024 * 1024, 10, 4}));
+  uint64_t id = 0, start_of_c = 0;
+  t.ReadTailedLines(10, 1 << 20, [&](const TailedLine& l) {
+    id = l.file_id;
+    if (l.text == "c") start_of_c = l.start;
+  });
+  EXPECT_EQ(start_of_c, 4u);
+  EXPECT_EQ(t.Positions({{id, start_of_c}})[0].offset, 4u);
+  EXPECT_EQ(t.Positions()[0].offset, 6u);
 }
 
 }  // namespace

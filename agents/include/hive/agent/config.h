@@ -3,14 +3,12 @@
 //
 // LoadAgentConfig reads and checks the file. Every error is InvalidArgument
 // and names the file and the key ("agent.yaml: health.timeout: bad duration
-// ..."). Keys that belong to features this agent does not have yet (metrics,
-// logfmt/regex formats, multiline_start, config.on_change, spool.max_bytes)
-// are rejected with "... is not supported by this hive-agent yet" rather than
-// silently ignored; unknown keys are rejected by name. Plain values: safe to
-// copy and share between threads once built.
+// ..."); unknown keys are rejected by name. Plain values: safe to copy and
+// share between threads once built.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,8 +30,33 @@ struct HealthConfig {
   Duration timeout = std::chrono::seconds(2);
 };
 
+enum class LogFormat { kJson, kLogfmt, kRegex };
+
+// How lines of one source are turned into events: the format, and the
+// joining of continuation lines (stack traces) into the event before them.
+struct LineFormatConfig {
+  LogFormat format = LogFormat::kJson;
+  std::string pattern;          // kRegex: ECMAScript with (?<name>...) groups
+  std::string multiline_start;  // empty: one line is one event
+  Duration multiline_timeout = std::chrono::seconds(1);  // a joined event waits at most this
+};
+
 struct LogSourceConfig {
-  std::string path;  // a file path or a glob(3) pattern; only the json format exists yet
+  std::string path;  // a file path or a glob(3) pattern
+  LineFormatConfig format;
+  size_t max_line_bytes = 256u << 10;  // longer lines are cut and flagged truncated
+};
+
+// What to do after the config file was rewritten.
+struct OnChangeConfig {
+  enum class Kind { kNone, kSignal, kCommand, kHttp };
+  Kind kind = Kind::kNone;
+  int signal = 0;        // kSignal: to `pid`, the pid in `pid_file`, or the exec-mode child
+  int pid = 0;           // 0: not given
+  std::string pid_file;  // empty: not given
+  std::vector<std::string> command;  // kCommand: argv (a YAML string runs with /bin/sh -c)
+  std::string http_url;              // kHttp: POSTed to; 2xx is success
+  Duration timeout = std::chrono::seconds(10);
 };
 
 // How the rendered config file is written, chosen by its extension.
@@ -43,6 +66,21 @@ struct ConfigFileConfig {
   std::string profile;
   std::string file;
   ConfigFileFormat format = ConfigFileFormat::kJson;
+  OnChangeConfig on_change;
+};
+
+struct MetricsScrapeConfig {
+  std::string url;  // http://host:port/path of the service's Prometheus endpoint
+  Duration interval = std::chrono::seconds(15);
+};
+
+// Exec mode (`hive-agent --config a.yaml -- ./service args`): how the child
+// is run. `command` comes from the command line, the rest from `exec:`.
+struct ExecConfig {
+  std::vector<std::string> command;                  // empty: sidecar mode
+  bool restart_on_failure = true;                    // exec.restart: on-failure | never
+  Duration stop_timeout = std::chrono::seconds(10);  // SIGTERM → SIGKILL
+  LineFormatConfig output;                           // how stdout/stderr lines are read
 };
 
 struct AgentConfig {
@@ -56,7 +94,12 @@ struct AgentConfig {
   HealthConfig health;
   std::vector<LogSourceConfig> logs;
   std::optional<ConfigFileConfig> config;
-  std::string spool_dir;  // default /var/lib/hive-agent/<instance>
+  std::optional<MetricsScrapeConfig> metrics;
+  std::string spool_dir;                  // default /var/lib/hive-agent/<instance>
+  uint64_t spool_max_bytes = 256u << 20;  // spool.max_bytes
+  std::string intake_listen;              // intake.listen host:port; empty: no intake
+  std::string admin_listen;               // admin.listen host:port; empty: no admin server
+  ExecConfig exec;
 
   // The lease the agent asks for: three heartbeats.
   Duration ttl() const { return heartbeat_interval * 3; }
@@ -66,8 +109,8 @@ struct AgentConfig {
 // tests shorten them.
 struct AgentOptions {
   Duration poll_interval = std::chrono::milliseconds(250);  // how often globs and files are checked
-  size_t max_batch_lines = 1000;
-  size_t max_batch_bytes = 1u << 20;
+  size_t max_batch_lines = 8192;
+  size_t max_batch_bytes = 4u << 20;
   Duration batch_linger = std::chrono::milliseconds(200);  // oldest line waits at most this long
   Duration rotate_wait = std::chrono::seconds(5);          // a rotated file is kept open this long
   Duration drain_timeout = std::chrono::seconds(5);        // shipping what was read, at shutdown
@@ -75,6 +118,10 @@ struct AgentOptions {
   Duration retry_initial = std::chrono::milliseconds(200);
   Duration retry_max = std::chrono::seconds(10);
   Duration request_timeout = std::chrono::seconds(10);  // one registry or ingest request
+  size_t stream_buffer_bytes = 8u << 20;  // child output held in memory before the spool
+  Duration restart_initial = std::chrono::seconds(1);  // the child's restart backoff
+  Duration restart_max = std::chrono::seconds(30);
+  Duration restart_reset_after = std::chrono::seconds(10);  // up this long: backoff starts over
 };
 
 // Reads and validates `path`; token_file is read here too.

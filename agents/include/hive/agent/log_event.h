@@ -19,16 +19,26 @@
 // JSON object is shipped as message=<line>, level info. Lines without a usable
 // ts get `read_time`.
 //
+// Extra attributes the agent adds (e.g. "truncated": true, "stream":
+// "stderr") are set first, so a field of the line with the same name wins.
+//
 // Not thread-safe (it reuses a parser buffer): one mapper per thread.
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "hive/core/clock.h"
 
 namespace hive::agent {
+
+// One attribute added by the agent: its key and its value as JSON text.
+struct ExtraAttr {
+  std::string_view key;
+  std::string_view json;
+};
 
 class LogLineMapper {
  public:
@@ -38,7 +48,8 @@ class LogLineMapper {
   LogLineMapper& operator=(const LogLineMapper&) = delete;
 
   // Appends the event for `line` (without its newline) to `out`, followed by '\n'.
-  void AppendEvent(std::string_view line, TimePoint read_time, std::string& out);
+  void AppendEvent(std::string_view line, TimePoint read_time, std::string& out,
+                   std::span<const ExtraAttr> extra = {});
 
  private:
   struct Impl;

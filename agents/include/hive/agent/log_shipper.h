@@ -1,27 +1,38 @@
-// LogShipper: the agent's tail-and-ship loop. It owns one thread that tails
-// the configured log files (LogTailer), maps each line to a collector event
-// (LogLineMapper), batches them (max_batch_lines / max_batch_bytes /
-// batch_linger) and POSTs each batch, gzip-compressed, to
-// /api/v1/ingest/logs with an X-Hive-Batch-Id that is unique per batch and
-// the same on every retry of it.
+// LogShipper: the agent's log pipeline. It owns one thread (the log thread)
+// that
+//   - tails the configured log files (one LogTailer per `logs:` source),
+//     parses each line by its source's format (json, logfmt, regex), joins
+//     multiline events, and maps them to collector events (LogLineMapper);
+//   - takes the exec-mode child's stdout/stderr lines (AddOutputLine);
+//   - seals batches (max_batch_lines / max_batch_bytes / batch_linger) into
+//     the disk Spool before anything is sent;
+//   - POSTs the oldest spooled batch, gzip-compressed, to
+//     /api/v1/ingest/logs with its X-Hive-Batch-Id (stored in the record,
+//     so the same on every retry and after a restart).
+// The local intake adds already-mapped events with AppendEvents.
 //
-// Delivery: positions (<spool dir>/positions.json) are saved only after the
-// collector answered 2xx for the batch, so lines that were never
-// acknowledged are read and sent again after a restart, and acknowledged
-// ones are not. Transport errors and any answer other than 2xx, 400 and 413
-// are retried with backoff (the batch is kept; tailing pauses meanwhile). A
-// 400 or 413 means the batch can never be accepted: it is appended to
-// <spool dir>/dead-letter.ndjson, counted, and the agent moves on. Lines the
-// collector rejects one by one (its "errors") are counted, not retried.
+// Delivery: a batch leaves the spool only after the collector's 2xx; then
+// the file positions stored with it are saved to <spool dir>/positions.json.
+// After a restart the spooled batches are sent first and files resume after
+// the newest spooled batch, so nothing is lost and nothing is read twice.
+// Transport errors, 429 and 5xx are retried with exponential backoff and
+// jitter, waiting at least Retry-After when given; reading goes on into the
+// spool meanwhile. When the spool is full, file tailing pauses (the files
+// keep their data) and the oldest batches of the child's output are
+// dropped and counted. A 400 or 413 means the batch can never be accepted:
+// it goes to <spool dir>/dead-letter.ndjson; lines the collector rejects
+// one by one (its "errors") are written there too.
 //
-// Thread-safety: Start and Stop are called from one owning thread; the
-// shipper's own thread is the only one touching the tailer and the files.
+// Thread-safety: Start and Stop from one owning thread; AddOutputLine and
+// AppendEvents from any thread; everything else is the log thread's.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -31,39 +42,65 @@
 
 namespace hive::agent {
 
+class Spool;
+
 class LogShipper {
  public:
-  // `config` supplies service, instance, control_plane, token, logs and
-  // spool_dir. `metrics` must outlive the shipper.
+  // `config` supplies service, instance, control_plane, token, logs,
+  // exec.output, spool_dir and spool_max_bytes. `metrics` must outlive the
+  // shipper.
   LogShipper(AgentConfig config, AgentOptions options, AgentMetrics& metrics);
   ~LogShipper();  // Stop()s
   LogShipper(const LogShipper&) = delete;
   LogShipper& operator=(const LogShipper&) = delete;
 
-  // Creates the spool directory, loads the saved positions and starts the
-  // thread. FailedPrecondition/Unavailable when the spool directory cannot
-  // be created; InvalidArgument for a bad control_plane address. A corrupt
-  // positions file is logged and every file is read from its start.
+  // Creates the spool directory, opens the spool, loads the saved positions
+  // and starts the thread. FailedPrecondition/Unavailable when the spool
+  // directory cannot be used; InvalidArgument for a bad control_plane
+  // address. A corrupt positions file is logged and every file is read from
+  // its start.
   Status Start();
 
-  // Stops tailing, ships the batch already read (retrying for at most
-  // options.drain_timeout), saves positions if it was acknowledged, and
-  // joins the thread. Idempotent.
+  // Stops reading, stores what was read in the spool, ships from the spool
+  // for at most options.drain_timeout (what is left is sent after the next
+  // start), and joins the thread. Idempotent.
   void Stop();
+
+  // A line of the child's output (without '\n'; `truncated` when it was
+  // cut). When more than options.stream_buffer_bytes wait, the oldest are
+  // dropped and counted.
+  void AddOutputLine(bool is_stderr, std::string_view line, bool truncated = false);
+
+  // Stores `lines` mapped events (NDJSON, each ending in '\n') durably in
+  // the spool as one batch. ResourceExhausted when the spool is full;
+  // FailedPrecondition before Start or after Stop.
+  Status AppendEvents(std::string ndjson, uint64_t lines);
 
  private:
   struct Loop;
+  struct OutputLine {
+    bool is_stderr;
+    bool truncated;
+    std::string text;
+  };
   void Run();
 
   AgentConfig config_;
   AgentOptions options_;
   AgentMetrics& metrics_;
+  std::unique_ptr<Spool> spool_;
   std::unique_ptr<Loop> loop_;  // state of the thread; built in Start
 
   std::mutex mu_;
   std::condition_variable cv_;
+  bool running_ = false;                                  // guarded by mu_
   bool stopping_ = false;                                 // guarded by mu_
+  bool wake_ = false;                                     // guarded by mu_
   std::chrono::steady_clock::time_point drain_deadline_;  // guarded by mu_
+  std::deque<OutputLine> output_;                         // guarded by mu_
+  size_t output_bytes_ = 0;                               // guarded by mu_
+  uint64_t next_intake_seq_ = 1;                          // guarded by mu_
+  std::string id_prefix_;
   std::thread thread_;
 };
 

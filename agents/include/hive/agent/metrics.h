@@ -3,7 +3,13 @@
 //   hive_agent_lines_read_total, hive_agent_lines_shipped_total,
 //   hive_agent_lines_rejected_total, hive_agent_batches_dead_lettered_total,
 //   hive_agent_ship_retries_total, hive_agent_heartbeats_total{result},
-//   hive_agent_config_applied_total.
+//   hive_agent_config_applied_total, hive_agent_config_apply_failures_total,
+//   hive_agent_lines_dropped_total, hive_agent_lines_truncated_total,
+//   hive_agent_lines_dead_lettered_total, hive_agent_spool_bytes,
+//   hive_agent_spool_records, hive_agent_spool_corrupt_records_total,
+//   hive_agent_ship_lag_seconds (age of the oldest unacknowledged batch),
+//   hive_agent_child_restarts_total, hive_agent_intake_lines_total,
+//   hive_agent_metrics_scrapes_total{result}.
 // Thread-safe: counters are atomics; every agent thread shares one instance.
 #pragma once
 
@@ -13,6 +19,7 @@
 
 namespace prometheus {
 class Counter;
+class Gauge;
 class Registry;
 }  // namespace prometheus
 
@@ -33,6 +40,16 @@ class AgentMetrics {
   void AddShipRetry();
   void AddHeartbeat(HeartbeatResult result);
   void AddConfigApplied();
+  void AddConfigApplyFailure();
+  void AddLinesDropped(uint64_t n);
+  void AddLinesTruncated(uint64_t n);
+  void AddLinesDeadLettered(uint64_t n);
+  void SetSpool(uint64_t bytes, uint64_t records);
+  void AddSpoolCorrupt(uint64_t n);
+  void SetShipLagSeconds(double seconds);
+  void AddChildRestart();
+  void AddIntakeLines(uint64_t n);
+  void AddScrape(bool ok);
 
   // Current values, for tests and status output.
   struct Values {
@@ -45,6 +62,17 @@ class AgentMetrics {
     uint64_t heartbeats_not_found = 0;
     uint64_t heartbeats_error = 0;
     uint64_t config_applied = 0;
+    uint64_t config_apply_failures = 0;
+    uint64_t lines_dropped = 0;
+    uint64_t lines_truncated = 0;
+    uint64_t lines_dead_lettered = 0;
+    uint64_t spool_bytes = 0;
+    uint64_t spool_records = 0;
+    uint64_t spool_corrupt = 0;
+    uint64_t child_restarts = 0;
+    uint64_t intake_lines = 0;
+    uint64_t scrapes_ok = 0;
+    uint64_t scrapes_failed = 0;
   };
   Values Read() const;
 
@@ -61,6 +89,18 @@ class AgentMetrics {
   prometheus::Counter* heartbeats_not_found_;
   prometheus::Counter* heartbeats_error_;
   prometheus::Counter* config_applied_;
+  prometheus::Counter* config_apply_failures_;
+  prometheus::Counter* lines_dropped_;
+  prometheus::Counter* lines_truncated_;
+  prometheus::Counter* lines_dead_lettered_;
+  prometheus::Gauge* spool_bytes_;
+  prometheus::Gauge* spool_records_;
+  prometheus::Counter* spool_corrupt_;
+  prometheus::Gauge* ship_lag_;
+  prometheus::Counter* child_restarts_;
+  prometheus::Counter* intake_lines_;
+  prometheus::Counter* scrapes_ok_;
+  prometheus::Counter* scrapes_failed_;
 };
 
 }  // namespace hive::agent

@@ -1,0 +1,256 @@
+// The agent's endpoints and config hooks against the fake control plane:
+// the local intake (NDJSON and OTLP/HTTP JSON), the admin /metrics, metrics
+// scraping, and config.on_change with rollout reports.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fake_control_plane.h"
+#include "hive/agent/agent.h"
+#include "hive/core/http.h"
+#include "hive/core/http_client.h"
+#include "hive/core/log.h"
+#include "temp_dir.h"
+
+namespace hive::agent {
+namespace {
+
+using nlohmann::json;
+using testing::FakeControlPlane;
+using testing::TempDir;
+
+AgentOptions FastOptions() {
+  AgentOptions o;
+  o.poll_interval = std::chrono::milliseconds(20);
+  o.batch_linger = std::chrono::milliseconds(20);
+  o.retry_initial = std::chrono::milliseconds(20);
+  o.retry_max = std::chrono::milliseconds(100);
+  o.drain_timeout = std::chrono::seconds(1);
+  o.request_timeout = std::chrono::seconds(2);
+  return o;
+}
+
+std::unique_ptr<HttpClient> Client(int port) {
+  HttpClientOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(port);
+  return std::move(HttpClient::Create(o).value());
+}
+
+class AgentFeaturesTest : public ::testing::Test {
+ protected:
+  void SetUp() override { log::SetLevel(log::Level::kError); }
+
+  AgentConfig Base() {
+    AgentConfig c;
+    c.service = "orders";
+    c.instance = "orders-1";
+    c.port = 8081;
+    c.control_plane = fake_.url();
+    c.heartbeat_interval = std::chrono::milliseconds(200);
+    c.spool_dir = dir_ / "spool";
+    return c;
+  }
+
+  TempDir dir_;
+  FakeControlPlane fake_;
+};
+
+TEST_F(AgentFeaturesTest, IntakeTakesNdjsonAndOtlpThroughTheSpool) {
+  AgentConfig c = Base();
+  c.intake_listen = "127.0.0.1:0";
+  c.admin_listen = "127.0.0.1:0";
+  Agent agent(c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_GT(agent.intake_port(), 0);
+  auto intake = Client(agent.intake_port());
+
+  auto r = intake->Send("POST", "/api/v1/ingest/logs",
+                        R"({"msg":"from ndjson","level":"WARNING","correlation_id":"c-1"})"
+                        "\nnot json\n",
+                        "application/x-ndjson");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["accepted"], 1);
+  EXPECT_EQ(json::parse(r->body)["rejected"], 1);
+
+  const json otlp = {
+      {"resourceLogs",
+       {{{"resource",
+          {{"attributes", {{{"key", "service.name"}, {"value", {{"stringValue", "orders"}}}}}}}},
+         {"scopeLogs",
+          {{{"logRecords",
+             {{{"timeUnixNano", "1795341600000000000"},
+               {"severityNumber", 17},
+               {"body", {{"stringValue", "from otlp"}}},
+               {"traceId", "4bf92f3577b34da6a3ce929d0e0e4736"},
+               {"spanId", "00f067aa0ba902b7"},
+               {"attributes",
+                {{{"key", "http.status_code"}, {"value", {{"intValue", "503"}}}}}}}}}}}}}}}};
+  r = intake->Send("POST", "/v1/logs", otlp.dump());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = intake->Send("POST", "/v1/logs", "[1,2");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 2; }));
+  const auto events = fake_.events();
+  EXPECT_EQ(events[0]["message"], "from ndjson");
+  EXPECT_EQ(events[0]["level"], "warn");
+  EXPECT_EQ(events[0]["trace_id"], "c-1");
+  EXPECT_EQ(events[0]["instance"], "orders-1");
+  EXPECT_EQ(events[1]["message"], "from otlp");
+  EXPECT_EQ(events[1]["level"], "error");
+  EXPECT_EQ(events[1]["ts"], 1795341600000000000);
+  EXPECT_EQ(events[1]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(events[1]["span_id"], "00f067aa0ba902b7");
+  EXPECT_EQ(events[1]["attrs"]["http.status_code"], 503);
+  EXPECT_EQ(events[1]["attrs"]["service.name"], "orders");
+  EXPECT_EQ(agent.metrics().Read().intake_lines, 2u);
+  intake.reset();  // a keep-alive connection would hold the server's Stop()
+
+  // The admin endpoint serves the agent's own metrics.
+  auto admin = Client(agent.admin_port());
+  auto m = admin->Get("/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->status, 200);
+  for (const char* name : {"hive_agent_lines_shipped_total", "hive_agent_spool_bytes",
+                           "hive_agent_lines_dropped_total", "hive_agent_ship_lag_seconds",
+                           "hive_agent_intake_lines_total 2"}) {
+    EXPECT_NE(m->body.find(name), std::string::npos) << name;
+  }
+  admin.reset();
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
+TEST_F(AgentFeaturesTest, ScrapesTheServiceMetricsAndForwardsThem) {
+  HttpServerOptions so;
+  so.port = 0;
+  so.worker_threads = 2;
+  so.access_log = AccessLog::kNone;
+  HttpServer service(so);
+  service.Route("GET", "/custom-metrics", {Access::kPublic},
+                [](const HttpRequest&, HttpResponse& res) {
+                  res.body = "# TYPE orders_total counter\norders_total 7\n";
+                  res.content_type = "text/plain";
+                });
+  ASSERT_TRUE(service.Start().ok());
+  AgentConfig c = Base();
+  c.metrics =
+      MetricsScrapeConfig{"http://127.0.0.1:" + std::to_string(service.port()) + "/custom-metrics",
+                          std::chrono::milliseconds(50)};
+  Agent agent(c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.metric_posts().size() >= 2; }));
+  EXPECT_EQ(fake_.metric_posts()[0],
+            "service=orders&instance=orders-1\n# TYPE orders_total counter\norders_total 7\n");
+  EXPECT_GE(agent.metrics().Read().scrapes_ok, 2u);
+  EXPECT_TRUE(agent.Stop().ok());
+  service.Stop();
+}
+
+class OnChangeTest : public AgentFeaturesTest {
+ protected:
+  AgentConfig WithConfig(OnChangeConfig on_change) {
+    AgentConfig c = Base();
+    ConfigFileConfig f;
+    f.profile = "prod";
+    f.file = dir_ / "etc/orders.json";
+    f.format = ConfigFileFormat::kJson;
+    f.on_change = std::move(on_change);
+    c.config = f;
+    return c;
+  }
+  std::string File() { return testing::ReadFile(dir_ / "etc/orders.json"); }
+};
+
+TEST_F(OnChangeTest, CommandRunsAfterEachRenderAndTheVersionIsReported) {
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kCommand;
+  on.command = {"/bin/sh", "-c", "cat " + (dir_ / "etc/orders.json") + " >> " + (dir_ / "seen")};
+  Agent agent(WithConfig(on), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  fake_.PushConfig({{"pool", 5}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor(
+      [&] { return testing::ReadFile(dir_ / "seen").find("\"pool\": 5") != std::string::npos; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] {
+    auto a = fake_.applied();
+    return !a.empty() && a.back()["version"] == 1;
+  }));
+  const json last = fake_.applied().back();
+  EXPECT_EQ(last["status"], "applied");
+  EXPECT_EQ(last["instance"], "orders-1");
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
+TEST_F(OnChangeTest, FailedOnChangeKeepsTheLastGoodFileAndReportsFailed) {
+  testing::WriteFile(dir_ / "allow", "");
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kCommand;
+  // Succeeds while the file "allow" exists; says why when it fails.
+  on.command = {"/bin/sh", "-c", "test -e " + (dir_ / "allow") + " || { echo refused; exit 3; }"};
+  Agent agent(WithConfig(on), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(
+      FakeControlPlane::WaitFor([&] { return agent.metrics().Read().config_applied == 1; }));
+  fake_.PushConfig({{"pool", 5}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return File().find("5") != std::string::npos; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return agent.metrics().Read().config_applied == 2; }))
+      << agent.metrics().Read().config_applied << " "
+      << agent.metrics().Read().config_apply_failures;
+  const std::string good = File();
+
+  std::filesystem::remove(dir_ / "allow");
+  fake_.PushConfig({{"pool", 99}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] {
+    auto a = fake_.applied();
+    return !a.empty() && a.back()["version"] == 2;
+  }));
+  const json failed = fake_.applied().back();
+  EXPECT_EQ(failed["status"], "failed");
+  EXPECT_NE(failed["message"].get<std::string>().find("refused"), std::string::npos)
+      << failed.dump();
+  EXPECT_EQ(File(), good);
+  EXPECT_EQ(agent.metrics().Read().config_apply_failures, 1u);
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
+TEST_F(OnChangeTest, HttpRefreshAndAHivedWithoutRolloutTracking) {
+  fake_.SetAppliedStatus(404);
+  HttpServerOptions so;
+  so.port = 0;
+  so.worker_threads = 2;
+  so.access_log = AccessLog::kNone;
+  HttpServer service(so);
+  std::atomic<int> refreshes = 0;
+  service.Route("POST", "/refresh", {Access::kPublic}, [&](const HttpRequest&, HttpResponse& res) {
+    ++refreshes;
+    res.SetJson("{}");
+  });
+  ASSERT_TRUE(service.Start().ok());
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kHttp;
+  on.http_url = "http://127.0.0.1:" + std::to_string(service.port()) + "/refresh";
+  Agent agent(WithConfig(on), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return refreshes.load() >= 1; }));
+  fake_.PushConfig({{"pool", 5}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return refreshes.load() >= 2; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return agent.metrics().Read().config_applied == 2; }))
+      << agent.metrics().Read().config_applied << " "
+      << agent.metrics().Read().config_apply_failures;
+  EXPECT_TRUE(fake_.applied().empty());
+  EXPECT_TRUE(agent.Stop().ok());
+  service.Stop();
+}
+
+TEST_F(OnChangeTest, SignalWithoutATargetIsRefusedAtStart) {
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kSignal;
+  on.signal = 1;
+  Agent agent(WithConfig(on), FastOptions());
+  EXPECT_TRUE(agent.Start().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace hive::agent
