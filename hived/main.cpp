@@ -10,8 +10,10 @@
 #include <prometheus/registry.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "hive/collector/collector_service.h"
@@ -47,10 +49,18 @@ int main(int argc, char** argv) {
   std::string data_dir = "./hive-data";
   std::string roles_flag = "registry,config,collector,dashboard";
   std::string tokens_file;
+  std::string secrets_key_file;
   bool insecure = false;
   std::string log_level = "info";
   std::string access_log = "errors";
-  int threads = 256;
+  std::string log_retention = "7d";
+  std::string log_max_bytes = "10GiB";
+  std::string es_url;
+  // Each blocking query or event stream holds a worker while it waits; idle
+  // threads on a condition variable cost little (a stack), and 2,000
+  // concurrent registry watchers is a target.
+  int threads = 4096;
+  double self_preservation = 0.85;
   app.add_option("--listen", listen, "Address to serve on, host:port (port 0 picks a free one)")
       ->capture_default_str();
   app.add_option("--data-dir", data_dir, "Where SQLite databases and log segments live")
@@ -60,6 +70,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tokens-file", tokens_file,
                  "YAML file of bearer tokens with roles; without it every caller is admin");
+  app.add_option("--secrets-key-file", secrets_key_file,
+                 "File with the 32-byte key (64 hex digits or base64) that encrypts config "
+                 "secrets at rest, e.g. from `openssl rand -hex 32`");
   app.add_flag("--insecure", insecure,
                "Allow a non-loopback --listen without --tokens-file (anyone who can reach the "
                "port is admin)");
@@ -70,6 +83,22 @@ int main(int argc, char** argv) {
                  "HTTP worker threads (each blocking query or stream holds one)")
       ->capture_default_str()
       ->check(CLI::Range(4, 20000));
+  app.add_option("--registry-self-preservation", self_preservation,
+                 "Stop expiring leases while renewals are below this fraction of those "
+                 "expected (0 disables; see docs/API.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--log-retention", log_retention,
+                 "Drop stored log blocks older than this (e.g. 7d, 12h; 0 keeps them)")
+      ->capture_default_str();
+  app.add_option("--log-max-bytes", log_max_bytes,
+                 "Drop the oldest log blocks while the log store is larger (e.g. 10GiB; 0: no "
+                 "limit)")
+      ->capture_default_str();
+  app.add_option("--es-url", es_url,
+                 "Also ship stored logs to this Elasticsearch (http://host:9200) into the data "
+                 "stream logs-hive-default; credentials from HIVE_ES_API_KEY or "
+                 "HIVE_ES_USERNAME/HIVE_ES_PASSWORD");
   CLI11_PARSE(app, argc, argv);
 
   hive::log::Level level;
@@ -135,6 +164,8 @@ int main(int argc, char** argv) {
   if (roles.contains("registry")) {
     hive::registry::RegistryOptions o;
     o.metrics = metrics;
+    o.data_dir = data_dir;
+    o.self_preservation_threshold = self_preservation;
     auto r = hive::registry::RegistryService::Open(o);
     if (!r.ok()) return Fail("cannot open the registry", r.status());
     registry = std::move(*r);
@@ -144,6 +175,11 @@ int main(int argc, char** argv) {
     hive::config_store::ConfigStoreOptions o;
     o.data_dir = data_dir;
     o.metrics = metrics;
+    if (!secrets_key_file.empty()) {
+      auto key = hive::config_store::SecretBox::LoadKeyFile(secrets_key_file);
+      if (!key.ok()) return Fail("cannot load the secrets key", key.status());
+      o.secrets = std::make_shared<hive::config_store::SecretBox>(std::move(*key));
+    }
     auto c = hive::config_store::ConfigStoreService::Open(o);
     if (!c.ok()) return Fail("cannot open the config store", c.status());
     config = std::move(*c);
@@ -152,7 +188,40 @@ int main(int argc, char** argv) {
   if (roles.contains("collector")) {
     hive::collector::CollectorOptions o;
     o.data_dir = data_dir;
+    auto retention = hive::ParseDuration(log_retention);
+    if (!retention.ok()) {
+      std::cerr << "hived: --log-retention: " << retention.status().message() << "\n";
+      return kUsageError;
+    }
+    auto max_bytes = hive::ParseByteSize(log_max_bytes);
+    if (!max_bytes.ok()) {
+      std::cerr << "hived: --log-max-bytes: " << max_bytes.status().message() << "\n";
+      return kUsageError;
+    }
+    o.log_max_age = *retention;
+    o.log_max_bytes = *max_bytes;
     o.metrics = metrics;
+    if (!es_url.empty()) {
+      auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return std::string(v ? v : "");
+      };
+      o.signals.es.url = es_url;
+      o.signals.es.api_key = env("HIVE_ES_API_KEY");
+      o.signals.es.username = env("HIVE_ES_USERNAME");
+      o.signals.es.password = env("HIVE_ES_PASSWORD");
+    }
+    if (registry) {
+      // The graph's node health merges the registry's view of each service.
+      hive::registry::Registry* reg = &registry->registry();
+      o.signals.registry_health = [reg] {
+        std::map<std::string, hive::collector::RegistryHealth> out;
+        for (const hive::registry::ServiceSummary& s : reg->ListServices().services) {
+          out[s.name] = {s.instances, s.passing, s.warning, s.critical};
+        }
+        return out;
+      };
+    }
     auto c = hive::collector::CollectorService::Open(o);
     if (!c.ok()) return Fail("cannot open the collector", c.status());
     collector = std::move(*c);

@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config ccache git curl
   libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
-  libsimdjson-dev libsqlite3-dev libssl-dev zlib1g-dev
+  libsimdjson-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm chromium
+  etcd-server
+  prometheus
+  rsyslog
 )
 
 missing=()

@@ -1,27 +1,16 @@
 #include "commands.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
-#include <sstream>
 
 #include "hive/core/text.h"
 #include "hive/ctl/hivectl.h"
 #include "output.h"
 
 namespace hive::ctl {
-namespace {
 
 using nlohmann::json;
 
-int UsageError(Session& s, std::string_view message) {
-  *s.err << "error: " << message << '\n';
-  return kExitUsage;
-}
+namespace {
 
 // The client's message is "<METHOD> <url>: <error>" with cpp-httplib's terse
 // error name; the url is already in the address hivectl prints.
@@ -35,11 +24,19 @@ std::string TransportDetail(const std::string& message) {
   return name;
 }
 
-// Sends one request. On a 2xx answer with a JSON body fills *body and returns
-// kExitOk; otherwise prints why and returns the exit code.
+}  // namespace
+
+namespace cli {
+
+int UsageError(Session& s, std::string_view message) {
+  *s.err << "error: " << message << '\n';
+  return kExitUsage;
+}
+
 int Call(Session& s, std::string_view method, const std::string& target, json* body,
-         std::string_view payload = {}, const std::vector<Header>& headers = {}) {
-  auto r = s.client->Send(method, target, payload, "application/json", headers);
+         std::string_view payload, const std::vector<Header>& headers,
+         std::string_view content_type) {
+  auto r = s.client->Send(method, target, payload, content_type, headers);
   if (!r.ok()) {
     const std::string detail = TransportDetail(r.status().message());
     *s.err << "error: cannot reach hived at " << s.addr << ": " << detail << '\n';
@@ -63,7 +60,6 @@ void PrintJson(Session& s, const json& j) {
   *s.out << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
 }
 
-// A field as display text: strings bare, other values as JSON, absent as "".
 std::string Text(const json& j, const char* key) {
   if (!j.is_object()) return "";
   auto it = j.find(key);
@@ -91,148 +87,11 @@ const json& Object(const json& j, const char* key) {
   return it != j.end() && it->is_object() ? *it : kEmpty;
 }
 
-std::string ConfigPath(const std::string& app, const std::string& profile) {
-  return "/api/v1/config/" + app + "/" + profile;
-}
+}  // namespace cli
 
-std::string Label(const std::string& app, const std::string& profile) {
-  return app + "/" + profile;
-}
+using namespace cli;  // NOLINT: this file defines them
 
-Status ValidateAppProfile(const std::string& app, const std::string& profile) {
-  HIVE_RETURN_IF_ERROR(ValidateName(app, "application"));
-  return ValidateName(profile, "profile");
-}
-
-// As the config store does: nested objects become dotted keys.
-void Flatten(const json& object, const std::string& prefix, json* out) {
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it->is_object()) {
-      Flatten(*it, key, out);
-    } else {
-      (*out)[key] = *it;
-    }
-  }
-}
-
-// A value typed as the user most likely meant it: JSON numbers, true, false
-// and null keep their type; anything else is a string.
-json TypedValue(const std::string& text) {
-  json v = json::parse(text, nullptr, false);
-  if (!v.is_discarded() && (v.is_number() || v.is_boolean() || v.is_null())) return v;
-  return text;
-}
-
-bool HasOtherConfigExtension(const std::string& arg) {
-  static const char* const kExtensions[] = {".yaml", ".yml",  ".properties",
-                                            ".env",  ".toml", ".ini"};
-  for (const char* ext : kExtensions) {
-    if (arg.ends_with(ext)) return true;
-  }
-  std::error_code ec;
-  return std::filesystem::is_regular_file(arg, ec);
-}
-
-// The document `hivectl config push` sends: the body as sent and its
-// flattened properties (for --dry-run).
-Status BuildDocument(const std::vector<std::string>& args, std::string* body, json* properties) {
-  const auto is_assignment = [](const std::string& a) { return a.find('=') != std::string::npos; };
-  const bool any_file = !std::all_of(args.begin(), args.end(), is_assignment);
-  if (any_file && args.size() > 1) {
-    return Status::InvalidArgument("give either one .json file or key=value arguments, not both");
-  }
-  if (any_file) {
-    const std::string& path = args[0];
-    if (!path.ends_with(".json")) {
-      if (HasOtherConfigExtension(path)) {
-        return Status::InvalidArgument(
-            "'" + path +
-            "': only .json files are supported by this hivectl yet; use key=value arguments");
-      }
-      return Status::InvalidArgument("malformed argument '" + path +
-                                     "': expected key=value or a .json file");
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::InvalidArgument("cannot read '" + path + "': " + std::strerror(errno));
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (in.bad()) return Status::InvalidArgument("cannot read '" + path + "'");
-    *body = content.str();
-    json doc = json::parse(*body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return Status::InvalidArgument("'" + path + "' is not a JSON object");
-    }
-    *properties = json::object();
-    Flatten(doc, "", properties);
-    return Status::Ok();
-  }
-  json doc = json::object();
-  for (const std::string& arg : args) {
-    const size_t eq = arg.find('=');
-    const std::string key = arg.substr(0, eq);
-    if (key.empty() || key.find_first_of(" \t\r\n") != std::string::npos) {
-      return Status::InvalidArgument("malformed argument '" + arg +
-                                     "': expected key=value with a non-empty key without spaces");
-    }
-    if (doc.contains(key)) return Status::InvalidArgument("key '" + key + "' is given twice");
-    doc[key] = TypedValue(arg.substr(eq + 1));
-  }
-  *body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
-  *properties = doc;
-  return Status::Ok();
-}
-
-// Header values cannot carry line breaks.
-std::string HeaderSafe(std::string text) {
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return text;
-}
-
-int PrintDryRun(Session& s, const PushOptions& o, const json& current, const json& next) {
-  const json& before = Object(current, "properties");
-  const std::string version = Text(current, "version");
-  std::set<std::string> keys;
-  for (auto it = before.begin(); it != before.end(); ++it) keys.insert(it.key());
-  for (auto it = next.begin(); it != next.end(); ++it) keys.insert(it.key());
-  json changes = json::array();
-  std::vector<std::string> lines;
-  for (const std::string& key : keys) {
-    const bool had = before.contains(key);
-    const bool has = next.contains(key);
-    if (had && has && before[key] == next[key]) continue;
-    if (!had) {
-      changes.push_back({{"op", "add"}, {"key", key}, {"new", next[key]}});
-      lines.push_back("+ " + key + "=" + ValueText(next[key]));
-    } else if (!has) {
-      changes.push_back({{"op", "remove"}, {"key", key}, {"old", before[key]}});
-      lines.push_back("- " + key);
-    } else {
-      changes.push_back({{"op", "change"}, {"key", key}, {"old", before[key]}, {"new", next[key]}});
-      lines.push_back("~ " + key + ": " + ValueText(before[key]) + " → " + ValueText(next[key]));
-    }
-  }
-  if (s.json_output) {
-    PrintJson(s,
-              {{"app", o.app},
-               {"profile", o.profile},
-               {"version",
-                current.is_object() && current.contains("version") ? current["version"] : json()},
-               {"dry_run", true},
-               {"changes", changes}});
-    return kExitOk;
-  }
-  const std::string label = Label(o.app, o.profile);
-  if (lines.empty()) {
-    *s.out << label << ": no changes (version " << version << "); nothing pushed\n";
-    return kExitOk;
-  }
-  *s.out << label << ": dry run against version " << version << "; nothing pushed\n";
-  for (const auto& line : lines) *s.out << line << '\n';
-  return kExitOk;
-}
+namespace {
 
 // The time of a log event or span: `ts`, or a span's `start`.
 std::string EventTime(const json& event) {
@@ -315,112 +174,6 @@ int ShowService(Session& s, const std::string& name, bool healthy_only) {
                   Text(health, "status"), last_seen, Text(health, "output")});
   }
   table.Print(*s.out);
-  return kExitOk;
-}
-
-int PushConfig(Session& s, const PushOptions& o) {
-  if (Status st = ValidateAppProfile(o.app, o.profile); !st.ok())
-    return UsageError(s, st.message());
-  std::string body;
-  json properties;
-  if (Status st = BuildDocument(o.args, &body, &properties); !st.ok()) {
-    return UsageError(s, st.message());
-  }
-  const std::string path = ConfigPath(o.app, o.profile);
-  const std::string label = Label(o.app, o.profile);
-  if (o.dry_run) {
-    json current;
-    if (int rc = Call(s, "GET", path, &current)) return rc;
-    if (o.if_version && Text(current, "version") != std::to_string(*o.if_version)) {
-      *s.err << "error: " << label << " is at version " << Text(current, "version") << ", not "
-             << *o.if_version << " (--if-version); a push would be rejected\n";
-      return kExitServerError;
-    }
-    return PrintDryRun(s, o, current, properties);
-  }
-  std::vector<Header> headers;
-  if (o.if_version) headers.emplace_back("If-Match", std::to_string(*o.if_version));
-  if (!o.message.empty()) headers.emplace_back("X-Hive-Message", HeaderSafe(o.message));
-  json answer;
-  if (int rc = Call(s, "PUT", path, &answer, body, headers)) return rc;
-  if (s.json_output) {
-    PrintJson(s, answer);
-  } else if (!(answer.is_object() && answer.contains("changed") && answer["changed"] == false)) {
-    *s.out << label << ": version " << Text(answer, "version") << '\n';
-  } else {
-    *s.out << label << ": unchanged (version " << Text(answer, "version") << ")\n";
-  }
-  return kExitOk;
-}
-
-int GetConfig(Session& s, const std::string& app, const std::string& profile,
-              const std::optional<std::string>& key) {
-  if (Status st = ValidateAppProfile(app, profile); !st.ok()) return UsageError(s, st.message());
-  json body;
-  if (int rc = Call(s, "GET", ConfigPath(app, profile), &body)) return rc;
-  const json& properties = Object(body, "properties");
-  if (key && !properties.contains(*key)) {
-    *s.err << "error: key '" << *key << "' is not set in " << Label(app, profile) << '\n';
-    return kExitServerError;
-  }
-  if (s.json_output) {
-    PrintJson(s, key ? properties[*key] : body);
-    return kExitOk;
-  }
-  if (properties.empty()) {
-    *s.out << Label(app, profile) << ": no properties (version " << Text(body, "version") << ")\n";
-    return kExitOk;
-  }
-  // "property_sources" maps each key to the "app/profile" layer it comes from.
-  const json& sources = Object(body, "property_sources");
-  Table table({"KEY", "VALUE", "SOURCE"});
-  for (auto it = properties.begin(); it != properties.end(); ++it) {
-    if (key && it.key() != *key) continue;
-    const std::string source = Text(sources, it.key().c_str());
-    table.AddRow({it.key(), ValueText(*it), source.empty() ? "-" : source});
-  }
-  table.Print(*s.out);
-  return kExitOk;
-}
-
-int ConfigHistory(Session& s, const std::string& app, const std::string& profile) {
-  if (Status st = ValidateAppProfile(app, profile); !st.ok()) return UsageError(s, st.message());
-  json body;
-  if (int rc = Call(s, "GET", ConfigPath(app, profile) + "/history", &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
-  const json& entries = Array(body, "versions");
-  if (entries.empty()) {
-    *s.out << Label(app, profile) << ": no versions yet\n";
-    return kExitOk;
-  }
-  Table table({"VERSION", "AUTHOR", "TIME", "MESSAGE"});
-  for (const json& e : entries) {
-    table.AddRow(
-        {Text(e, "version"), Text(e, "author"), Text(e, "created_at"), Text(e, "message")});
-  }
-  table.Print(*s.out);
-  return kExitOk;
-}
-
-int RollbackConfig(Session& s, const std::string& app, const std::string& profile,
-                   std::optional<int64_t> to_version) {
-  if (Status st = ValidateAppProfile(app, profile); !st.ok()) return UsageError(s, st.message());
-  json request = json::object();
-  if (to_version) request["to"] = *to_version;
-  json answer;
-  if (int rc = Call(s, "POST", ConfigPath(app, profile) + "/rollback", &answer, request.dump())) {
-    return rc;
-  }
-  if (s.json_output) {
-    PrintJson(s, answer);
-    return kExitOk;
-  }
-  *s.out << Label(app, profile) << ": rolled back";
-  if (to_version) *s.out << " to version " << *to_version;
-  *s.out << ", now version " << Text(answer, "version") << '\n';
   return kExitOk;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -24,15 +25,6 @@ struct Session {
   const Clock* clock = nullptr;
 };
 
-struct PushOptions {
-  std::string app;
-  std::string profile;
-  std::vector<std::string> args;  // one .json file, or key=value assignments
-  std::string message;
-  std::optional<int64_t> if_version;
-  bool dry_run = false;
-};
-
 struct LogQuery {
   std::string trace_id;
   std::string service;
@@ -43,13 +35,30 @@ struct LogQuery {
 
 int ListServices(Session& s);
 int ShowService(Session& s, const std::string& name, bool healthy_only);
-int PushConfig(Session& s, const PushOptions& options);
-int GetConfig(Session& s, const std::string& app, const std::string& profile,
-              const std::optional<std::string>& key);
-int ConfigHistory(Session& s, const std::string& app, const std::string& profile);
-int RollbackConfig(Session& s, const std::string& app, const std::string& profile,
-                   std::optional<int64_t> to_version);
 int SearchLogs(Session& s, const LogQuery& query);
 int ShowTrace(Session& s, const std::string& trace_id);
 
+// Helpers shared by the command files, in their own namespace so a file's
+// private helpers of the same name do not clash with them.
+namespace cli {
+
+// Prints `error: message` and returns kExitUsage.
+int UsageError(Session& s, std::string_view message);
+
+// Sends one request. On a 2xx answer with a JSON body fills *body and returns
+// kExitOk; otherwise prints why and returns the exit code.
+int Call(Session& s, std::string_view method, const std::string& target, nlohmann::json* body,
+         std::string_view payload = {}, const std::vector<Header>& headers = {},
+         std::string_view content_type = "application/json");
+
+void PrintJson(Session& s, const nlohmann::json& j);
+// A field as display text: strings bare, other values as JSON, absent as "".
+std::string Text(const nlohmann::json& j, const char* key);
+// A value as display text: strings bare, other values as JSON.
+std::string ValueText(const nlohmann::json& v);
+// The member `key` if it is an array / object, else an empty one.
+const nlohmann::json& Array(const nlohmann::json& j, const char* key);
+const nlohmann::json& Object(const nlohmann::json& j, const char* key);
+
+}  // namespace cli
 }  // namespace hive::ctl

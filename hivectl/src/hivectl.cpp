@@ -7,8 +7,10 @@
 #include <optional>
 
 #include "commands.h"
+#include "config_commands.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
+#include "services_commands.h"
 
 namespace hive::ctl {
 namespace {
@@ -37,13 +39,8 @@ struct CommandLine {
   std::string output = "table";
   std::string timeout = "30s";
 
-  std::string name;  // service, or application for config commands
+  std::string name;  // service
   bool healthy = false;
-  std::string profile;
-  std::optional<std::string> key;
-  std::string key_value;
-  int64_t version = 0;  // --if-version / --to, when given
-  PushOptions push;
   LogQuery logs;
   int limit = 0;
   std::string trace_id;
@@ -68,37 +65,9 @@ int Run(int argc, const char* const* argv, const CtlEnvironment& env, std::ostre
   auto* services = app.add_subcommand("services", "list services, or one service's instances");
   services->add_option("name", cl.name, "a service: list its instances");
   services->add_flag("--healthy", cl.healthy, "only instances whose health is passing");
+  ServiceCommands service_commands(*services);
 
-  auto* config = app.add_subcommand("config", "push, read, list and roll back configuration");
-  config->require_subcommand(1);
-
-  auto* push = config->add_subcommand("push", "push a configuration document");
-  push->add_option("app", cl.push.app, "application")->required();
-  push->add_option("--profile", cl.push.profile, "profile, e.g. prod")->required();
-  push->add_option("document", cl.push.args,
-                   "a .json file, or key=value ... (numbers, true, "
-                   "false and null keep their JSON type)")
-      ->required();
-  push->add_option("-m,--message", cl.push.message, "change message recorded in the history");
-  auto* if_version = push->add_option("--if-version", cl.version,
-                                      "push only if the current version is N (compare-and-set)");
-  push->add_flag("--dry-run", cl.push.dry_run,
-                 "show the diff against the current config; push nothing");
-
-  auto* get = config->add_subcommand("get", "show the effective configuration");
-  get->add_option("app", cl.name, "application")->required();
-  get->add_option("--profile", cl.profile, "profile")->required();
-  auto* key = get->add_option("--key", cl.key_value, "show one key only");
-
-  auto* history = config->add_subcommand("history", "list the versions of a configuration");
-  history->add_option("app", cl.name, "application")->required();
-  history->add_option("--profile", cl.profile, "profile")->required();
-
-  auto* rollback = config->add_subcommand("rollback", "make an earlier version current again");
-  rollback->add_option("app", cl.name, "application")->required();
-  rollback->add_option("--profile", cl.profile, "profile")->required();
-  auto* to = rollback->add_option("--to", cl.version,
-                                  "the version to return to (default: the previous one)");
+  ConfigCommands config(app);
 
   auto* logs = app.add_subcommand("logs", "search log events (printed oldest first)");
   logs->add_option("--trace", cl.logs.trace_id, "correlation (trace) id");
@@ -140,21 +109,10 @@ int Run(int argc, const char* const* argv, const CtlEnvironment& env, std::ostre
 
   Session session{client->get(), addr, cl.output == "json", &out, &err, env.clock};
   if (*services) {
+    if (service_commands.chosen()) return service_commands.Run(session, cl.name, cl.healthy);
     return cl.name.empty() ? ListServices(session) : ShowService(session, cl.name, cl.healthy);
   }
-  if (*push) {
-    if (*if_version) cl.push.if_version = cl.version;
-    return PushConfig(session, cl.push);
-  }
-  if (*get) {
-    if (*key) cl.key = cl.key_value;
-    return GetConfig(session, cl.name, cl.profile, cl.key);
-  }
-  if (*history) return ConfigHistory(session, cl.name, cl.profile);
-  if (*rollback) {
-    return RollbackConfig(session, cl.name, cl.profile,
-                          *to ? std::optional<int64_t>(cl.version) : std::nullopt);
-  }
+  if (config.chosen()) return config.Run(session);
   if (*logs) {
     if (*limit) cl.logs.limit = cl.limit;
     return SearchLogs(session, cl.logs);
