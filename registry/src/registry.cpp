@@ -460,10 +460,15 @@ ServiceInstances Registry::SnapshotLocked(std::string_view service,
   auto it = services_.find(service);
   if (it == services_.end()) return out;
   out.index = it->second.index;
+  // A lease that lapsed since the last reaper pass already leaves healthy
+  // results, so a dead instance is out exactly at its TTL, not up to one
+  // reap interval later — unless self-preservation holds expiry back.
+  const TimePoint now = config_.clock->Now();
   for (const auto& [id, rec] : it->second.instances) {
     const Instance& inst = rec.instance;
+    const bool lapsed = !self_preservation_ && inst.lease_expires_at <= now;
     if (filter.healthy_only &&
-        (inst.health.status == HealthStatus::kCritical || inst.maintenance)) {
+        (inst.health.status == HealthStatus::kCritical || inst.maintenance || lapsed)) {
       continue;
     }
     if (!filter.version.empty() && inst.version != filter.version) continue;

@@ -179,6 +179,17 @@ TEST_F(RegistryTest, LeaseLapseTurnsCriticalAndLeavesHealthyResults) {
   EXPECT_EQ(MetricValue(*metrics_, "hive_registry_instances", "critical"), 1);
 }
 
+TEST_F(RegistryTest, LapsedLeaseLeavesHealthyResultsBeforeTheReaperRuns) {
+  ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
+  clock_.Advance(seconds(15));  // exactly the TTL; no Reap() yet
+  EXPECT_TRUE(registry_->GetService("orders", {.healthy_only = true})->instances.empty());
+  // The index and the health field change only with the reaper's pass.
+  EXPECT_EQ(registry_->GetService("orders", {})->instances.size(), 1u);
+  EXPECT_EQ(registry_->ServiceIndex("orders"), 1u);
+  EXPECT_EQ(registry_->Reap().expired, 1);
+  EXPECT_EQ(registry_->ServiceIndex("orders"), 2u);
+}
+
 TEST_F(RegistryTest, HeartbeatAfterLapseRestoresReportedHealth) {
   Registration reg = Reg();
   reg.health = Health{HealthStatus::kWarning, "degraded"};

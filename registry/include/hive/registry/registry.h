@@ -7,7 +7,9 @@
 // removed `deregister_after` past the lease expiry unless a heartbeat renews it
 // first (which restores the health it last reported). Lease time comes from the
 // injected Clock, so tests drive expiry with a FakeClock; state changes only in
-// Reap(), so a lapse shows at most one reaper interval late.
+// Reap(), so a lapse reaches the index and the health field at most one reaper
+// interval late, but healthy=true results leave a lapsed lease out from the
+// moment it lapses (unless self-preservation holds expiry back).
 //
 // Self-preservation (Eureka's idea): Reap() compares the renewals (heartbeats
 // and re-registrations) of the last `self_preservation_window` with those
