@@ -1,5 +1,7 @@
 # Generates a C++ source holding the bytes of the dashboard's static files.
-# Run as: cmake -DSTATIC_DIR=<dir> -DOUTPUT=<file.cpp> -DFILES=a.html,b.js -P embed_assets.cmake
+# Run as: cmake -DOUTPUT=<file.cpp> -DFILES=<name>=<path>,... -P embed_assets.cmake
+# where <name> is the path the file is served under (e.g. vendor/x.js) and
+# <path> the file to read.
 # Each file becomes a byte array (with a trailing 0 so empty files still make
 # a valid array) and an entry in the table EmbeddedAssets() returns.
 cmake_minimum_required(VERSION 3.25)
@@ -8,8 +10,10 @@ string(REPLACE "," ";" FILES "${FILES}")
 set(arrays "")
 set(entries "")
 set(index 0)
-foreach(name IN LISTS FILES)
-  file(READ "${STATIC_DIR}/${name}" hex HEX)
+foreach(entry IN LISTS FILES)
+  string(REGEX REPLACE "=.*$" "" name "${entry}")
+  string(REGEX REPLACE "^[^=]*=" "" path "${entry}")
+  file(READ "${path}" hex HEX)
   string(LENGTH "${hex}" hex_length)
   math(EXPR size "${hex_length} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")

@@ -1,6 +1,8 @@
-// hive dashboard, first page: the services in the registry and their
-// instances, refreshed every 2 s. Plain DOM, no framework. Text from the API
-// is only ever set through textContent / attributes, never parsed as HTML.
+// hive dashboard, Services tab: the services in the registry and their
+// instances, refreshed every 2 s while the tab is shown. Also owns the bearer
+// token and the API helpers the other tabs use (window.hive, see the end).
+// Plain DOM, no framework. Text from the API is only ever set through
+// textContent / attributes, never parsed as HTML.
 'use strict';
 
 (() => {
@@ -194,6 +196,7 @@
 
   async function refresh() {
     clearTimeout(timer);
+    if ($('services-view').hidden) return;
     try {
       const data = await loadServices();
       $('auth').hidden = true;
@@ -222,14 +225,23 @@
       if (!value) return;
       storeToken(value);
       $('token-input').value = '';
-      refresh();
+      $('auth').hidden = true;
+      document.dispatchEvent(new Event('hive:token'));
     });
     $('forget-token').addEventListener('click', () => {
       storeToken('');
-      refresh();
+      document.dispatchEvent(new Event('hive:token'));
     });
-    refresh();
+    document.addEventListener('hive:token', refresh);
+    document.addEventListener('hive:tab', refresh);
   }
+
+  window.hive = {
+    getJson, el, setStatus, showAuth,
+    hideAuth() { $('auth').hidden = true; },
+    showForget() { $('forget-token').hidden = storedToken() === ''; },
+    hasToken() { return storedToken() !== ''; },
+  };
 
   start();
 })();

@@ -11,11 +11,19 @@
 namespace hive::dashboard {
 namespace {
 
-std::string ReadStatic(const std::string& name) {
-  std::ifstream in(std::string(HIVE_DASHBOARD_STATIC_DIR) + "/" + name, std::ios::binary);
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   std::ostringstream content;
   content << in.rdbuf();
   return content.str();
+}
+
+std::string ReadStatic(const std::string& name) {
+  return ReadFile(std::string(HIVE_DASHBOARD_STATIC_DIR) + "/" + name);
+}
+
+std::string ReadNodeModule(const std::string& name) {
+  return ReadFile(std::string(HIVE_NODE_MODULES_DIR) + "/" + name);
 }
 
 class DashboardTest : public ::testing::Test {
@@ -48,25 +56,35 @@ class DashboardTest : public ::testing::Test {
 TEST(DashboardAssetsTest, SourcesArePresent) {
   // Guards the comparisons below against a wrong HIVE_DASHBOARD_STATIC_DIR.
   EXPECT_NE(ReadStatic("index.html").find("<title>hive"), std::string::npos);
+  EXPECT_NE(ReadNodeModule("cytoscape/package.json").find("\"name\": \"cytoscape\""),
+            std::string::npos);
 }
 
 TEST_F(DashboardTest, ServesTheEmbeddedFilesWithTheirTypes) {
   Start();
   struct Case {
     std::string target;
-    std::string file;
+    std::string content;
     std::string type;
   };
-  for (const Case& c : {Case{"/", "index.html", "text/html; charset=utf-8"},
-                        Case{"/ui/index.html", "index.html", "text/html; charset=utf-8"},
-                        Case{"/ui/app.js", "app.js", "text/javascript; charset=utf-8"},
-                        Case{"/ui/style.css", "style.css", "text/css; charset=utf-8"}}) {
+  const std::string kHtml = "text/html; charset=utf-8";
+  const std::string kJs = "text/javascript; charset=utf-8";
+  for (const Case& c :
+       {Case{"/", ReadStatic("index.html"), kHtml},
+        Case{"/ui/index.html", ReadStatic("index.html"), kHtml},
+        Case{"/ui/app.js", ReadStatic("app.js"), kJs},
+        Case{"/ui/graph.js", ReadStatic("graph.js"), kJs},
+        Case{"/ui/style.css", ReadStatic("style.css"), "text/css; charset=utf-8"},
+        Case{"/ui/vendor/cytoscape.min.js", ReadNodeModule("cytoscape/dist/cytoscape.min.js"), kJs},
+        Case{"/ui/vendor/cytoscape-dagre.min.js",
+             ReadNodeModule("cytoscape-dagre/dist/cytoscape-dagre.min.js"), kJs}}) {
     auto r = client_->Get(c.target);
     ASSERT_TRUE(r.ok()) << c.target;
     EXPECT_EQ(r->status, 200) << c.target;
     EXPECT_EQ(r->HeaderValue("Content-Type"), c.type) << c.target;
     EXPECT_EQ(r->HeaderValue("Cache-Control"), "no-cache") << c.target;
-    EXPECT_EQ(r->body, ReadStatic(c.file)) << c.target;
+    ASSERT_FALSE(c.content.empty()) << c.target;
+    EXPECT_EQ(r->body, c.content) << c.target;
   }
 }
 

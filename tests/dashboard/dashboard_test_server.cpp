@@ -1,13 +1,14 @@
 // A stand-in hived for the dashboard's browser test: the real dashboard plus
-// GET /api/v1/services and /api/v1/services/{name} answering fixed sample data
-// in the docs/API.md shapes. Listens on 127.0.0.1, port 0, prints the port on
+// GET /api/v1/services, /api/v1/services/{name} and /api/v1/graph answering
+// fixed sample data in the docs/API.md shapes. Listens on 127.0.0.1, port 0, prints the port on
 // stdout and serves until SIGTERM/SIGINT.
 //
 //   dashboard_test_server [--token T] [--empty]
 //     --token T  require `Authorization: Bearer T` on the API (role reader)
-//     --empty    no services registered
+//     --empty    no services registered and no traffic in the graph
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,38 @@ std::string Instance(const std::string& service, const std::string& id, const st
          ",\"last_seen\":" + hive::JsonString(hive::FormatRfc3339(seen)) +
          ",\"lease_expires_at\":" +
          hive::JsonString(hive::FormatRfc3339(seen + std::chrono::seconds(15))) + "}";
+}
+
+// The demo topology: gateway → orders → {inventory, payments}, payments
+// failing. Markup in a service name must show as text.
+std::string Graph(const std::string& window, bool empty) {
+  static const std::map<std::string, int> kWindowSeconds = {
+      {"1m", 60}, {"5m", 300}, {"15m", 900}, {"1h", 3600}, {"6h", 21600}, {"24h", 86400}};
+  const std::string head =
+      "{\"window\":" + hive::JsonString(window) +
+      ",\"window_seconds\":" + std::to_string(kWindowSeconds.at(window)) +
+      R"(,"thresholds":{"degraded_error_rate":0.001,"failing_error_rate":0.1},)";
+  if (empty) return head + R"("nodes":[],"edges":[]})";
+  return head +
+         R"("nodes":[)"
+         R"({"id":"gateway","calls":1500,"errors":0,"request_rate":5.0,"error_rate":0,)"
+         R"("p50_ms":20.1,"p95_ms":41.0,"p99_ms":62.5,"health":"healthy","uninstrumented":false},)"
+         R"({"id":"orders","calls":1500,"errors":0,"request_rate":5.0,"error_rate":0,)"
+         R"("p50_ms":12.1,"p95_ms":20.3,"p99_ms":29.8,"health":"healthy","uninstrumented":false,)"
+         R"("instances":{"total":2,"passing":2,"warning":0,"critical":0}},)"
+         R"({"id":"inventory","calls":900,"errors":0,"request_rate":3.0,"error_rate":0,)"
+         R"("p50_ms":4.2,"p95_ms":8.0,"p99_ms":11.4,"health":"healthy","uninstrumented":false,)"
+         R"("instances":{"total":1,"passing":1,"warning":0,"critical":0}},)"
+         R"({"id":"payments","calls":600,"errors":150,"request_rate":2.0,"error_rate":0.25,)"
+         R"("p50_ms":180.0,"p95_ms":640.0,"p99_ms":870.0,"health":"failing","uninstrumented":false,)"
+         R"("instances":{"total":3,"passing":1,"warning":1,"critical":1}}],)"
+         R"("edges":[)"
+         R"({"source":"gateway","target":"orders","calls":1500,"errors":0,"request_rate":5.0,)"
+         R"("error_rate":0,"p50_ms":17.5,"p95_ms":25.0,"p99_ms":34.2,"health":"healthy"},)"
+         R"({"source":"orders","target":"inventory","calls":900,"errors":0,"request_rate":3.0,)"
+         R"("error_rate":0,"p50_ms":5.1,"p95_ms":9.0,"p99_ms":12.6,"health":"healthy"},)"
+         R"({"source":"orders","target":"payments","calls":600,"errors":150,"request_rate":2.0,)"
+         R"("error_rate":0.25,"p50_ms":185.0,"p95_ms":650.0,"p99_ms":880.0,"health":"failing"}]})";
 }
 
 }  // namespace
@@ -95,6 +128,17 @@ int main(int argc, char** argv) {
                  }
                  res.SetJson("{\"service\":" + hive::JsonString(service) +
                              ",\"index\":42,\"instances\":[" + instances + "]}");
+               });
+
+  server.Route("GET", "/api/v1/graph", {hive::Access::kRead},
+               [empty](const hive::HttpRequest& req, hive::HttpResponse& res) {
+                 const std::string window = req.Query("window").value_or("5m");
+                 if (window != "1m" && window != "5m" && window != "15m" && window != "1h" &&
+                     window != "6h" && window != "24h") {
+                   res.SetError(hive::Status::InvalidArgument("bad window '" + window + "'"));
+                   return;
+                 }
+                 res.SetJson(Graph(window, empty));
                });
 
   if (hive::Status st = server.Start(); !st.ok()) {
