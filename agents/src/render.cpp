@@ -91,108 +91,12 @@ std::string RenderYaml(const Properties& props) {
   return out;
 }
 
-// Decodes one UTF-8 code point at s[i]; invalid bytes decode as U+FFFD.
-uint32_t NextCodePoint(std::string_view s, size_t& i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  int len;
-  uint32_t cp;
-  if (c < 0x80) {
-    ++i;
-    return c;
-  } else if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    ++i;
-    return 0xFFFD;
-  }
-  if (i + len > s.size()) {
-    ++i;
-    return 0xFFFD;
-  }
-  for (int k = 1; k < len; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) {
-      ++i;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  i += len;
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0xFFFD;
-  return cp;
-}
-
-void AppendU16Escape(std::string& out, uint32_t unit) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(unit >> shift) & 0xF]);
-}
-
-// java.util.Properties escaping; non-ASCII as \uXXXX so any reader charset works.
-void AppendPropertiesText(std::string& out, std::string_view s, bool is_key) {
-  size_t i = 0;
-  bool leading = true;
-  while (i < s.size()) {
-    const uint32_t cp = NextCodePoint(s, i);
-    switch (cp) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '=':
-      case ':':
-      case '#':
-      case '!':
-        out.push_back('\\');
-        out.push_back(static_cast<char>(cp));
-        break;
-      case ' ':
-        if (is_key || leading)
-          out += "\\ ";
-        else
-          out.push_back(' ');
-        break;
-      default:
-        if (cp < 0x20 || cp == 0x7F) {
-          AppendU16Escape(out, cp);
-        } else if (cp < 0x80) {
-          out.push_back(static_cast<char>(cp));
-        } else if (cp < 0x10000) {
-          AppendU16Escape(out, cp);
-        } else {
-          const uint32_t v = cp - 0x10000;
-          AppendU16Escape(out, 0xD800 + (v >> 10));
-          AppendU16Escape(out, 0xDC00 + (v & 0x3FF));
-        }
-    }
-    leading = leading && cp == ' ';
-  }
-}
-
 std::string RenderPropertiesFile(const Properties& props) {
   std::string out;
   for (const auto& [k, v] : props) {
-    AppendPropertiesText(out, k, true);
+    AppendPropertiesEscaped(out, k, /*is_key=*/true);
     out += '=';
-    AppendPropertiesText(out, PlainText(v), false);
+    AppendPropertiesEscaped(out, PlainText(v), /*is_key=*/false);
     out += '\n';
   }
   return out;

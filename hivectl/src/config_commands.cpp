@@ -159,41 +159,13 @@ void PrintYaml(Session& s, const json& properties) {
   }
 }
 
-// java.util.Properties escaping of a value.
-std::string PropertiesValue(const std::string& value) {
-  std::string out;
-  for (size_t i = 0; i < value.size(); ++i) {
-    const char c = value[i];
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case ' ':
-        out += i == 0 ? "\\ " : " ";  // a leading space would be skipped
-        break;
-      default:
-        out += c;
-        break;
-    }
-  }
-  return out;
-}
-
 void PrintProperties(Session& s, const json& properties) {
   for (auto it = properties.begin(); it != properties.end(); ++it) {
-    *s.out << it.key() << '=' << (it->is_null() ? "" : PropertiesValue(ValueText(*it))) << '\n';
+    std::string line;
+    AppendPropertiesEscaped(line, it.key(), /*is_key=*/true);
+    line += '=';
+    if (!it->is_null()) AppendPropertiesEscaped(line, ValueText(*it), /*is_key=*/false);
+    *s.out << line << '\n';
   }
 }
 

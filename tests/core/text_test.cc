@@ -81,6 +81,14 @@ TEST(JsonNumberTest, ShortestAndRecognisablyFractional) {
   EXPECT_EQ(out, "0.3,2.0,1e+300,null");
 }
 
+TEST(PropertiesEscapeTest, EscapesLikeJavaUtilProperties) {
+  std::string key, value;
+  AppendPropertiesEscaped(key, "a key:x", /*is_key=*/true);
+  AppendPropertiesEscaped(value, " lead=1 #\n\xC3\xA9\xF0\x9F\x90\x9D", /*is_key=*/false);
+  EXPECT_EQ(key, "a\\ key\\:x");
+  EXPECT_EQ(value, "\\ lead\\=1 \\#\\n\\u00E9\\uD83D\\uDC1D");
+}
+
 TEST(NameTest, FollowsTheRule) {
   EXPECT_TRUE(ValidateName("orders", "service").ok());
   EXPECT_TRUE(ValidateName("orders-1.eu_west", "instance").ok());

@@ -41,6 +41,12 @@ std::string JsonString(std::string_view s);
 // it recognisably fractional (1.0, not 1). Non-finite values become null.
 void AppendJsonNumber(std::string& out, double v);
 
+// Appends `s` escaped as java.util.Properties writes it: backslash escapes for
+// \ \n \r \t \f and = : # !, a space escaped in keys and at the start of a
+// value, and every non-ASCII or control character as \uXXXX (UTF-16), so the
+// file reads the same under any charset. Invalid UTF-8 becomes U+FFFD.
+void AppendPropertiesEscaped(std::string& out, std::string_view s, bool is_key);
+
 // Services, instances, applications and profiles share one rule:
 // ^[a-z0-9][a-z0-9._-]{0,62}$. `what` names the thing in the error message.
 Status ValidateName(std::string_view name, std::string_view what);
