@@ -94,6 +94,7 @@ for s in "${services[@]}"; do
   cat >"$state/agents/$s.yaml" <<YAML
 service: $s
 instance: $s-1
+version: 1.0.0
 address: 127.0.0.1
 port: $p
 control_plane: $hived_url

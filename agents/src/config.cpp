@@ -427,8 +427,8 @@ Status ReadToken(const ErrorContext& ctx, const YAML::Node& node, std::string* t
 Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
                           std::string_view hostname) {
   HIVE_RETURN_IF_ERROR(CheckMap(ctx, root, "",
-                                {"service", "instance", "address", "port", "control_plane",
-                                 "token_file", "heartbeat_interval", "health", "logs", "metrics",
+                                {"service", "instance", "version", "address", "port",
+                                 "control_plane", "token_file", "heartbeat_interval", "health", "logs", "metrics",
                                  "config", "spool", "intake", "admin", "exec"}));
   AgentConfig c;
   for (const char* required : {"service", "port", "control_plane"}) {
@@ -453,6 +453,11 @@ Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
   } else {
     c.instance = NameFromHostname(hostname.empty() ? MachineHostname() : std::string(hostname)) +
                  "-" + std::to_string(c.port);
+  }
+  if (root["version"]) {
+    auto v = GetString(ctx, root["version"], "version");
+    if (!v.ok()) return v.status();
+    c.version = *v;
   }
   if (root["address"]) {
     auto a = GetString(ctx, root["address"], "address");

@@ -99,6 +99,9 @@ void RegistrationLoop::Run() {
                              {"port", config_.port},
                              {"ttl", FormatDuration(config_.ttl())},
                              {"health", {{"status", health.status}, {"output", health.output}}}};
+      if (!config_.version.empty()) body["version"] = config_.version;
+      // Lets the dashboard find the configuration this instance follows.
+      if (config_.config) body["metadata"] = {{"hive.config.profile", config_.config->profile}};
       auto r = client_->Send("PUT", instance_path_,
                              body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       if (r.ok() && r->ok()) {

@@ -31,6 +31,29 @@ std::string Key(const std::string& trace_id, const std::string& span_id) {
 
 bool IsCaller(SpanKind kind) { return kind == SpanKind::kClient || kind == SpanKind::kProducer; }
 
+// The buckets a window before now covers: `count` buckets of `resolution`
+// ending with the current (partial) one, [from_ns, to_ns).
+struct WindowBuckets {
+  bool use_quarters = false;
+  int64_t resolution = 0;
+  int64_t count = 0;
+  int64_t from_ns = 0;
+  int64_t to_ns = 0;
+  Duration answered{};  // the window as answered
+};
+
+WindowBuckets BucketsOf(Duration window, int64_t now_ns) {
+  WindowBuckets b;
+  b.use_quarters = window > kMinuteTierLimit;
+  b.resolution = b.use_quarters ? kQuarterNs : kMinuteNs;
+  int64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(window).count();
+  b.count = (window_ns + b.resolution - 1) / b.resolution;
+  b.to_ns = (FloorDiv(now_ns, b.resolution) + 1) * b.resolution;
+  b.from_ns = b.to_ns - b.count * b.resolution;
+  b.answered = b.use_quarters ? std::chrono::nanoseconds(b.count * b.resolution) : window;
+  return b;
+}
+
 }  // namespace
 
 std::string_view HealthName(Health health) {
@@ -230,15 +253,13 @@ Traffic ServiceGraph::ToTraffic(const Stats& s, Duration window) const {
 GraphSnapshot ServiceGraph::Snapshot(Duration window,
                                      const std::map<std::string, RegistryHealth>& registry) {
   int64_t now_ns = ToUnixNanos(options_.clock->Now());
-  bool use_quarters = window > kMinuteTierLimit;
-  int64_t resolution = use_quarters ? kQuarterNs : kMinuteNs;
-  int64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(window).count();
-  int64_t buckets = (window_ns + resolution - 1) / resolution;
-  int64_t to_ns = (FloorDiv(now_ns, resolution) + 1) * resolution;
-  int64_t from_ns = to_ns - buckets * resolution;
+  const WindowBuckets b = BucketsOf(window, now_ns);
+  const bool use_quarters = b.use_quarters;
+  const int64_t from_ns = b.from_ns;
+  const int64_t to_ns = b.to_ns;
 
   GraphSnapshot snap;
-  snap.window = use_quarters ? std::chrono::nanoseconds(buckets * resolution) : window;
+  snap.window = b.answered;
   std::lock_guard lock(mu_);
   FlushLocked(now_ns);
   for (auto it = nodes_.begin(); it != nodes_.end();) {
@@ -293,6 +314,43 @@ GraphSnapshot ServiceGraph::Snapshot(Duration window,
     snap.nodes.push_back(std::move(node));
   }
   return snap;
+}
+
+TrafficSeries ServiceGraph::ServiceTraffic(std::string_view service, Duration window) {
+  int64_t now_ns = ToUnixNanos(options_.clock->Now());
+  WindowBuckets b = BucketsOf(window, now_ns);
+  int64_t first = FloorDiv(b.from_ns, b.resolution);
+  std::vector<Stats> buckets(static_cast<size_t>(b.count));
+  auto add = [&](const Series& series) {
+    const std::map<int64_t, Stats>& tier = b.use_quarters ? series.quarters : series.minutes;
+    for (auto it = tier.lower_bound(first); it != tier.end() && it->first < first + b.count; ++it) {
+      buckets[static_cast<size_t>(it->first - first)].Merge(it->second);
+    }
+  };
+  std::string name(service);
+  {
+    std::lock_guard lock(mu_);
+    FlushLocked(now_ns);
+    if (auto node = nodes_.find(name); node != nodes_.end()) {
+      add(node->second);
+    } else if (peer_targets_.contains(name) &&
+               std::none_of(edges_.begin(), edges_.end(),
+                            [&](const auto& edge) { return edge.first.first == name; })) {
+      // Known only as a peer.service: its traffic is what its callers saw.
+      for (const auto& [ends, series] : edges_) {
+        if (ends.second == name) add(series);
+      }
+    }
+  }
+  TrafficSeries out;
+  out.window = b.answered;
+  out.step = std::chrono::nanoseconds(b.resolution);
+  out.points.reserve(buckets.size());
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    int64_t start_ns = b.from_ns + static_cast<int64_t>(i) * b.resolution;
+    out.points.push_back({FromUnixNanos(start_ns), ToTraffic(buckets[i], out.step)});
+  }
+  return out;
 }
 
 std::vector<DependencyLink> ServiceGraph::Dependencies(TimePoint end, Duration lookback) {

@@ -63,6 +63,24 @@ Result<int64_t> ParseIntParam(std::string_view name, std::string_view text) {
   return v;
 }
 
+// The `window` query parameter of the graph and traffic routes: 1m to 24h.
+Result<Duration> WindowParam(const HttpRequest& req, Duration fallback) {
+  auto v = req.Query("window");
+  if (!v || v->empty()) return fallback;
+  Result<Duration> d = ParseDuration(*v);
+  if (!d.ok() || *d < ServiceGraph::kMinWindow || *d > ServiceGraph::kMaxWindow) {
+    return Status::InvalidArgument("'window' must be a duration from 1m to 24h, got '" +
+                                   v->substr(0, 40) + "'");
+  }
+  return *d;
+}
+
+// A bucket start (whole seconds) as 2026-11-22T10:00:00Z.
+std::string FormatBucketStart(TimePoint t) {
+  std::string text = FormatRfc3339(t);
+  return text.substr(0, text.find('.')) + "Z";
+}
+
 void AppendTraffic(std::string& out, const Traffic& t) {
   out += "\"calls\":" + std::to_string(t.calls) + ",\"errors\":" + std::to_string(t.errors) +
          ",\"request_rate\":";
@@ -213,6 +231,7 @@ void SignalsService::Mount(hive::HttpServer& server) {
   route("POST", "/v1/metrics", {Access::kAgent, kMaxIngestBytes},
         &SignalsService::HandleOtlpMetrics);
   route("GET", "/api/v1/graph", {Access::kRead}, &SignalsService::HandleGraph);
+  route("GET", "/api/v1/traffic", {Access::kRead}, &SignalsService::HandleTraffic);
   route("GET", "/api/v1/dependencies", {Access::kRead}, &SignalsService::HandleDependencies);
   route("GET", "/api/v1/metrics/query", {Access::kRead}, &SignalsService::HandleMetricsQuery);
   route("GET", "/api/v1/metrics/export", {Access::kRead}, &SignalsService::HandleMetricsExport);
@@ -401,19 +420,11 @@ void SignalsService::HandleOtlpMetrics(const HttpRequest& req, HttpResponse& res
 }
 
 void SignalsService::HandleGraph(const HttpRequest& req, HttpResponse& res) {
-  Duration window = std::chrono::minutes(5);
-  if (auto v = req.Query("window"); v && !v->empty()) {
-    Result<Duration> d = ParseDuration(*v);
-    if (!d.ok() || *d < ServiceGraph::kMinWindow || *d > ServiceGraph::kMaxWindow) {
-      res.SetError(Status::InvalidArgument("'window' must be a duration from 1m to 24h, got '" +
-                                           v->substr(0, 40) + "'"));
-      return;
-    }
-    window = *d;
-  }
+  Result<Duration> window = WindowParam(req, std::chrono::minutes(5));
+  if (!window.ok()) return res.SetError(window.status());
   std::map<std::string, RegistryHealth> registry;
   if (options_.registry_health) registry = options_.registry_health();
-  GraphSnapshot snap = graph_->Snapshot(window, registry);
+  GraphSnapshot snap = graph_->Snapshot(*window, registry);
   UpdateGauges();
   std::string out = "{\"window\":";
   AppendJsonString(out, FormatDuration(snap.window));
@@ -455,6 +466,31 @@ void SignalsService::HandleGraph(const HttpRequest& req, HttpResponse& res) {
     out += ",\"health\":\"";
     out += HealthName(e.health);
     out += "\"}";
+  }
+  out += "]}";
+  res.SetJson(std::move(out));
+}
+
+void SignalsService::HandleTraffic(const HttpRequest& req, HttpResponse& res) {
+  std::string service = req.Query("service").value_or("");
+  if (Status s = ValidateName(service, "service"); !s.ok()) return res.SetError(s);
+  Result<Duration> window = WindowParam(req, std::chrono::hours(1));
+  if (!window.ok()) return res.SetError(window.status());
+  TrafficSeries series = graph_->ServiceTraffic(service, *window);
+  std::string out = "{\"service\":";
+  AppendJsonString(out, service);
+  out += ",\"window\":";
+  AppendJsonString(out, FormatDuration(series.window));
+  out += ",\"step_seconds\":" +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(series.step).count());
+  out += ",\"points\":[";
+  for (size_t i = 0; i < series.points.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"t\":";
+    AppendJsonString(out, FormatBucketStart(series.points[i].start));
+    out += ',';
+    AppendTraffic(out, series.points[i].traffic);
+    out += '}';
   }
   out += "]}";
   res.SetJson(std::move(out));

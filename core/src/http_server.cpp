@@ -217,6 +217,15 @@ HttpServer::HttpServer(HttpServerOptions options)
             res.SetError(Status::Unavailable(s.message()));
           }
         });
+  // Who the caller is, so a UI can offer only what the role allows.
+  Route("GET", "/api/v1/whoami", {Access::kRead}, [](const HttpRequest& req, HttpResponse& res) {
+    std::string body = "{\"name\":";
+    AppendJsonString(body, req.principal.name);
+    body += ",\"role\":";
+    AppendJsonString(body, RoleName(req.principal.role));
+    body += req.principal.authenticated ? ",\"authenticated\":true}" : ",\"authenticated\":false}";
+    res.SetJson(std::move(body));
+  });
   Route("GET", "/metrics", {Access::kRead},
         [reg = options_.metrics](const HttpRequest&, HttpResponse& res) {
           auto families = reg->Collect();

@@ -32,6 +32,7 @@ AgentOptions FastOptions() {
 std::string AgentYaml(const TempDir& dir, const std::string& control_plane) {
   return "service: orders\n"
          "instance: orders-1\n"
+         "version: 1.4.2\n"
          "address: 10.1.2.3\n"
          "port: 8081\n"
          "control_plane: " +
@@ -86,6 +87,9 @@ TEST_F(AgentTest, RegistersHeartbeatsShipsLogsRendersConfigAndDeregisters) {
   EXPECT_EQ(reg["port"], 8081);
   EXPECT_EQ(reg["ttl"], "300ms");
   EXPECT_EQ(reg["health"]["status"], "passing");
+  EXPECT_EQ(reg["version"], "1.4.2");
+  // The dashboard finds the instance's config profile in its metadata.
+  EXPECT_EQ(reg["metadata"], json({{"hive.config.profile", "prod"}}));
   EXPECT_EQ(fake.authorizations().front(), "Bearer agent-secret");
 
   // Heartbeats carry the health check's result.

@@ -37,6 +37,7 @@ class ServiceGraphTest : public ::testing::Test {
   }
 
   int64_t NowNs() const { return ToUnixNanos(clock_.Now()); }
+  void AdvanceTo(int64_t ns) { clock_.Advance(std::chrono::nanoseconds(ns - NowNs())); }
 
   // One demo checkout as the demo services log it: gateway server span, its
   // client span to orders, orders' server span, orders' client spans to
@@ -226,6 +227,75 @@ TEST_F(ServiceGraphTest, LatencyPercentilesFollowTheHistogram) {
   EXPECT_NEAR(api->traffic.p99_ms, 99, 99 * 0.4);
   EXPECT_LE(api->traffic.p50_ms, api->traffic.p95_ms);
   EXPECT_LE(api->traffic.p95_ms, api->traffic.p99_ms);
+}
+
+TEST_F(ServiceGraphTest, ServiceTrafficHasEveryMinuteBucketOfTheWindow) {
+  // 10:00:30 on some day: the current minute bucket starts at 10:00.
+  int64_t day_ns = 20'000 * 86'400 * int64_t{1'000'000'000};
+  AdvanceTo(day_ns + 10 * 3'600'000'000'000 + 30'000'000'000);
+  int64_t t = NowNs();
+  for (int i = 1; i <= 100; ++i) {
+    graph_.Add(MakeSpan("a" + std::to_string(i), "s", "", "api", SpanKind::kServer, i, t, i <= 5));
+  }
+  graph_.Add(MakeSpan("c1", "c", "", "api", SpanKind::kClient, 1, t));  // not its traffic
+  graph_.Add(MakeSpan("old", "s", "", "api", SpanKind::kServer, 7, t - 3 * 60'000'000'000));
+
+  TrafficSeries s = graph_.ServiceTraffic("api", hours(1));
+  EXPECT_EQ(s.window, hours(1));
+  EXPECT_EQ(s.step, minutes(1));
+  ASSERT_EQ(s.points.size(), 60u);
+  EXPECT_EQ(ToUnixNanos(s.points.back().start), day_ns + 10 * 3'600'000'000'000);
+  EXPECT_EQ(s.points.back().start - s.points.front().start, minutes(59));
+  const Traffic& now = s.points.back().traffic;
+  EXPECT_EQ(now.calls, 100u);
+  EXPECT_EQ(now.errors, 5u);
+  EXPECT_DOUBLE_EQ(now.request_rate, 100.0 / 60.0);
+  EXPECT_DOUBLE_EQ(now.error_rate, 0.05);
+  EXPECT_NEAR(now.p50_ms, 50, 50 * 0.4);
+  EXPECT_NEAR(now.p99_ms, 99, 99 * 0.4);
+  EXPECT_EQ(s.points[56].traffic.calls, 1u) << "the span of 3 minutes ago";
+  uint64_t calls = 0;
+  for (const TrafficPoint& p : s.points) calls += p.traffic.calls;
+  EXPECT_EQ(calls, 101u);
+  EXPECT_EQ(s.points[0].traffic.calls, 0u);
+  EXPECT_EQ(s.points[0].traffic.request_rate, 0);
+  EXPECT_EQ(s.points[0].traffic.p99_ms, 0);
+
+  TrafficSeries unknown = graph_.ServiceTraffic("nobody", minutes(5));
+  ASSERT_EQ(unknown.points.size(), 5u);
+  for (const TrafficPoint& p : unknown.points) EXPECT_EQ(p.traffic.calls, 0u);
+}
+
+TEST_F(ServiceGraphTest, ServiceTrafficBeyondTwoHoursIsInQuarterHours) {
+  int64_t day_ns = 20'000 * 86'400 * int64_t{1'000'000'000};
+  AdvanceTo(day_ns + 12 * 3'600'000'000'000 + 5 * 60'000'000'000);
+  graph_.Add(MakeSpan("t1", "s", "", "api", SpanKind::kServer, 3, NowNs()));
+  graph_.Add(MakeSpan("t2", "s", "", "api", SpanKind::kServer, 3, NowNs() - 5 * 3'600'000'000'000));
+  TrafficSeries s = graph_.ServiceTraffic("api", minutes(130));
+  EXPECT_EQ(s.window, minutes(135));
+  EXPECT_EQ(s.step, minutes(15));
+  ASSERT_EQ(s.points.size(), 9u);
+  EXPECT_EQ(ToUnixNanos(s.points.back().start), day_ns + 12 * 3'600'000'000'000);
+  EXPECT_EQ(s.points.back().traffic.calls, 1u);
+  EXPECT_DOUBLE_EQ(s.points.back().traffic.request_rate, 1.0 / 900.0);
+  TrafficSeries day = graph_.ServiceTraffic("api", hours(24));
+  ASSERT_EQ(day.points.size(), 96u);
+  EXPECT_EQ(day.points[95 - 20].traffic.calls, 1u) << "5 hours = 20 quarters ago";
+}
+
+TEST_F(ServiceGraphTest, ServiceTrafficOfAnUninstrumentedPeerIsItsIncomingEdges) {
+  int64_t t = NowNs();
+  graph_.Add(MakeSpan("t1", "p1", "", "payments", SpanKind::kServer, 50, t));
+  graph_.Add(MakeSpan("t1", "p2", "p1", "payments", SpanKind::kClient, 40, t, true, "stripe"));
+  clock_.Advance(seconds(10));
+  TrafficSeries s = graph_.ServiceTraffic("stripe", minutes(5));
+  uint64_t calls = 0, errors = 0;
+  for (const TrafficPoint& p : s.points) {
+    calls += p.traffic.calls;
+    errors += p.traffic.errors;
+  }
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(errors, 1u);
 }
 
 TEST_F(ServiceGraphTest, DependenciesAreJaegerShaped) {

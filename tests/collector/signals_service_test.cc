@@ -226,6 +226,62 @@ TEST_F(SignalsServiceTest, IngestSpansAndRegistryHealth) {
   EXPECT_NE(MetricsText().find("hive_collector_spans_rejected_total 2"), std::string::npos);
 }
 
+TEST_F(SignalsServiceTest, TrafficAnswersEveryBucketOfOneService) {
+  Start(&clock_);
+  TimePoint now = clock_.Now();
+  std::string body;
+  for (int i = 0; i < 12; ++i) {
+    TimePoint start = i < 4 ? now - std::chrono::minutes(2) : now;
+    body += R"({"trace_id":"t)" + std::to_string(i) +
+            R"(","span_id":"s1","service":"payments","kind":"server","start":")" +
+            FormatRfc3339(start) + R"(","duration_ms":)" + std::to_string(10 + i) +
+            R"(,"status":")" + (i == 11 ? "error" : "ok") + "\"}\n";
+  }
+  HttpClientResponse r = Send("POST", "/api/v1/ingest/spans", body, "application/x-ndjson");
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  json t = GetJson("/api/v1/traffic?service=payments&window=1h");
+  EXPECT_EQ(t["service"], "payments");
+  EXPECT_EQ(t["window"], "1h");
+  EXPECT_EQ(t["step_seconds"], 60);
+  ASSERT_EQ(t["points"].size(), 60u);
+  const json& last = t["points"][59];
+  EXPECT_EQ(last["calls"], 8);
+  EXPECT_EQ(last["errors"], 1);
+  EXPECT_DOUBLE_EQ(last["request_rate"].get<double>(), 8.0 / 60.0);
+  EXPECT_DOUBLE_EQ(last["error_rate"].get<double>(), 1.0 / 8.0);
+  EXPECT_GT(last["p50_ms"].get<double>(), 0);
+  EXPECT_LE(last["p50_ms"].get<double>(), last["p95_ms"].get<double>());
+  EXPECT_LE(last["p95_ms"].get<double>(), last["p99_ms"].get<double>());
+  EXPECT_EQ(t["points"][57]["calls"], 4);
+  EXPECT_EQ(t["points"][0]["calls"], 0);
+  // Bucket starts are whole minutes, oldest first.
+  Result<TimePoint> first = ParseRfc3339(t["points"][0]["t"].get<std::string>());
+  Result<TimePoint> newest = ParseRfc3339(last["t"].get<std::string>());
+  ASSERT_TRUE(first.ok() && newest.ok());
+  EXPECT_EQ(last["t"].get<std::string>().size(), 20u) << last["t"];
+  EXPECT_EQ(*newest - *first, std::chrono::minutes(59));
+  EXPECT_LE(*newest, now);
+  EXPECT_GT(*newest + std::chrono::minutes(1), now);
+
+  EXPECT_EQ(GetJson("/api/v1/traffic?service=payments")["window"], "1h") << "the default";
+  json day = GetJson("/api/v1/traffic?service=payments&window=24h");
+  EXPECT_EQ(day["step_seconds"], 900);
+  ASSERT_EQ(day["points"].size(), 96u);
+  EXPECT_EQ(day["points"][95]["calls"].get<int>() + day["points"][94]["calls"].get<int>(), 12);
+
+  json unknown = GetJson("/api/v1/traffic?service=nobody&window=5m");
+  ASSERT_EQ(unknown["points"].size(), 5u);
+  EXPECT_EQ(unknown["points"][4]["calls"], 0);
+  EXPECT_EQ(unknown["points"][4]["request_rate"], 0.0);
+
+  EXPECT_NE(GetJson("/api/v1/traffic", 400)["error"].dump().find("service"), std::string::npos);
+  GetJson("/api/v1/traffic?service=Bad%20Name", 400);
+  GetJson("/api/v1/traffic?service=payments&window=30s", 400);
+  GetJson("/api/v1/traffic?service=payments&window=25h", 400);
+  GetJson("/api/v1/traffic?service=payments&window=soon", 400);
+}
+
 TEST_F(SignalsServiceTest, OtlpReceiverFollowsTheSpec) {
   Start(&clock_);
   std::string now_ns = std::to_string(ToUnixNanos(clock_.Now()));

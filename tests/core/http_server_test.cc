@@ -203,6 +203,25 @@ TEST_F(HttpServerTest, TokensAndRoles) {
   EXPECT_EQ(reader->Get("/api/v1/services/a/instances/b")->status, 200);
 }
 
+TEST_F(HttpServerTest, WhoamiNamesTheCallerAndRole) {
+  auto auth = std::make_shared<TokenAuthenticator>();
+  ASSERT_TRUE(auth->Add("ops-alice", Role::kOperator, "o-token").ok());
+  StartServer(auth);
+  EXPECT_EQ(Client()->Get("/api/v1/whoami")->status, 401);
+  auto r = Client("o-token")->Get("/api/v1/whoami");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body),
+            json::parse(R"({"name":"ops-alice","role":"operator","authenticated":true})"));
+}
+
+TEST_F(HttpServerTest, WhoamiWithoutTokensIsTheAnonymousAdmin) {
+  StartServer();
+  auto r = Client()->Get("/api/v1/whoami");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body),
+            json::parse(R"({"name":"anonymous","role":"admin","authenticated":false})"));
+}
+
 TEST_F(HttpServerTest, ReadinessAndStreams) {
   StartServer();
   auto c = Client();

@@ -86,6 +86,7 @@ struct ExecConfig {
 struct AgentConfig {
   std::string service;
   std::string instance;  // default <hostname>-<port>
+  std::string version;  // the service's version as registered; empty: none
   std::string address = "127.0.0.1";
   int port = 0;
   std::string control_plane;  // http://host:port

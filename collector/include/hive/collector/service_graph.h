@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -96,6 +97,20 @@ struct GraphSnapshot {
   std::vector<GraphEdge> edges;  // by (source, target)
 };
 
+// One bucket of a service's traffic: request_rate is calls per second of the
+// bucket (the current, partial bucket too).
+struct TrafficPoint {
+  TimePoint start;
+  Traffic traffic;
+};
+
+// A service's traffic over a window, bucket by bucket.
+struct TrafficSeries {
+  Duration window{};                 // as answered (longer windows rounded up to 15 minutes)
+  Duration step{};                   // 1 minute for windows up to 2 h, else 15 minutes
+  std::vector<TrafficPoint> points;  // every bucket of the window, oldest first
+};
+
 // One element of the Jaeger-shaped dependencies answer.
 struct DependencyLink {
   std::string parent;
@@ -129,6 +144,12 @@ class ServiceGraph {
   // kMaxWindow. `registry` (may be empty) adds registered services as nodes
   // and merges their health.
   GraphSnapshot Snapshot(Duration window, const std::map<std::string, RegistryHealth>& registry);
+
+  // The traffic of one node over the `window` before now, in the buckets
+  // Snapshot sums: its server/consumer spans, or for an uninstrumented node
+  // its incoming edges. A service without traffic gets zero points.
+  // REQUIRES: kMinWindow <= window <= kMaxWindow.
+  TrafficSeries ServiceTraffic(std::string_view service, Duration window);
 
   // Edges with calls in [end - lookback, end), by (parent, child).
   // REQUIRES: lookback <= kMaxWindow.

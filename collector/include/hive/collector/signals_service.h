@@ -5,6 +5,7 @@
 //   POST /api/v1/ingest/metrics          Prometheus text, ?service=&instance= (agent)
 //   POST /v1/traces, /v1/logs, /v1/metrics  OTLP/HTTP JSON (agent)
 //   GET  /api/v1/graph?window=5m         nodes and edges with rates, errors, latency, health
+//   GET  /api/v1/traffic?service=&window=1h  one service's traffic per minute/quarter bucket
 //   GET  /api/v1/dependencies            Jaeger-shaped edges, ?endTs=&lookback= (ms)
 //   GET  /api/v1/metrics/query           stored series, ?name=&match[]=&start=&end=&step=&rate=
 //   GET  /api/v1/metrics/export          the latest samples in Prometheus text format
@@ -99,6 +100,7 @@ class SignalsService {
   void HandleOtlpLogs(const HttpRequest& req, HttpResponse& res);
   void HandleOtlpMetrics(const HttpRequest& req, HttpResponse& res);
   void HandleGraph(const HttpRequest& req, HttpResponse& res);
+  void HandleTraffic(const HttpRequest& req, HttpResponse& res);
   void HandleDependencies(const HttpRequest& req, HttpResponse& res);
   void HandleMetricsQuery(const HttpRequest& req, HttpResponse& res);
   void HandleMetricsExport(const HttpRequest& req, HttpResponse& res);
