@@ -39,6 +39,8 @@ async function moveAround(page, ms) {
     let last = performance.now();
     window.benchFrames = frames;
     window.benchRecording = true;
+    window.benchRenders = 0;
+    window.hiveGraph.on('render', () => { window.benchRenders++; });
     function step(now) {
       frames.push(now - last);
       last = now;
@@ -59,10 +61,18 @@ async function moveAround(page, ms) {
     await page.mouse.move(cx, cy);
     await page.mouse.wheel(0, i % 2 === 0 ? -240 : 240);
   }
-  return page.evaluate(() => {
+  const { frames, renders, zoom } = await page.evaluate(() => {
     window.benchRecording = false;
-    return window.benchFrames.slice(1);
+    window.hiveGraph.off('render');
+    return { frames: window.benchFrames.slice(1), renders: window.benchRenders, zoom: window.hiveGraph.zoom() };
   });
+  // The viewport must have moved, or the frame times say nothing.
+  if (renders < frames.length / 4) {
+    throw new Error(`only ${renders} renders in ${frames.length} frames: the mouse did not move the graph`);
+  }
+  frames.renders = renders;
+  frames.zoom = zoom;
+  return frames;
 }
 
 // Turns the large-graph rendering off (as for a small graph) to measure
@@ -137,7 +147,7 @@ async function main() {
       console.log(`round ${i + 1}: ${r.edges} edges drawn; first render ${r.render.toFixed(0)} ms ` +
         `(layout ${r.layout.toFixed(0)} ms), refresh ${r.refresh.toFixed(1)} ms, frame p50 ` +
         `${median(r.frames).toFixed(1)} ms p95 ${percentile(r.frames, 95).toFixed(1)} ms ` +
-        `(${r.frames.length} frames), without large-graph mode p50 ${median(r.framesFull).toFixed(1)} ` +
+        `(${r.frames.length} frames, ${r.frames.renders} renders), without large-graph mode p50 ${median(r.framesFull).toFixed(1)} ` +
         `ms p95 ${percentile(r.framesFull, 95).toFixed(1)} ms, find ${r.find} ms, tap ${r.tap} ms`);
     }
     const m = (f) => median(rounds.map(f));
