@@ -155,6 +155,7 @@ void ServiceGraph::Add(const Span& span) {
   if (span.start_ns < now_ns - ToUnixNanos(TimePoint{} + kMaxWindow)) return;
   std::string key = Key(span.trace_id, span.span_id);
   if (spans_.contains(key)) return;
+  first_start_ns_ = std::min(first_start_ns_, span.start_ns);
 
   Pending p;
   p.service = span.service;
@@ -262,6 +263,13 @@ GraphSnapshot ServiceGraph::Snapshot(Duration window,
   snap.window = b.answered;
   std::lock_guard lock(mu_);
   FlushLocked(now_ns);
+  // Rates are over the window, or over the time since the first span seen
+  // when that is shorter (just after a start), so they do not read low.
+  Duration rate_window = snap.window;
+  if (first_start_ns_ < to_ns) {
+    rate_window = std::min(rate_window, std::max<Duration>(std::chrono::seconds(1),
+                                                           std::chrono::nanoseconds(now_ns - first_start_ns_)));
+  }
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     it = it->second.Prune(now_ns) ? nodes_.erase(it) : std::next(it);
   }
@@ -282,7 +290,7 @@ GraphSnapshot ServiceGraph::Snapshot(Duration window,
     GraphEdge edge;
     edge.source = ends.first;
     edge.target = ends.second;
-    edge.traffic = ToTraffic(s, snap.window);
+    edge.traffic = ToTraffic(s, rate_window);
     edge.health = TrafficHealth(edge.traffic, options_.thresholds);
     snap.edges.push_back(std::move(edge));
     incoming[ends.second].Merge(s);
@@ -305,9 +313,9 @@ GraphSnapshot ServiceGraph::Snapshot(Duration window,
     node.uninstrumented = own == node_stats.end() && !nodes_.contains(name) &&
                           !sources.contains(name) && peer_targets_.contains(name) && !node.registry;
     if (own != node_stats.end()) {
-      node.traffic = ToTraffic(own->second, snap.window);
+      node.traffic = ToTraffic(own->second, rate_window);
     } else if (node.uninstrumented) {
-      node.traffic = ToTraffic(incoming[name], snap.window);
+      node.traffic = ToTraffic(incoming[name], rate_window);
     }
     node.health = TrafficHealth(node.traffic, options_.thresholds);
     if (node.registry) node.health = std::max(node.health, RegistryHealthOf(*node.registry));

@@ -219,7 +219,7 @@
       rankSep: 230,
       padding: 40,
       animate: false,
-      fit: !large,
+      fit: false,
     }).run();
     if (large) {
       const box = cy.nodes().boundingBox();
@@ -230,10 +230,20 @@
           y: node.position('y'),
         }));
       }
-      cy.fit(undefined, 40);
     }
+    fitView();
     cy.scratch('hive', { layouts: (cy.scratch('hive')?.layouts ?? 0) + 1 });
     performance.measure('hive.graph.layout', { start: started });
+  }
+
+  // Fits the graph in the view, but no closer than 1:1: a few services
+  // should not fill the screen with giant labels.
+  function fitView() {
+    cy.fit(undefined, 40);
+    if (cy.zoom() > 1) {
+      cy.zoom(1);
+      cy.center();
+    }
   }
 
   // The services focus keeps: those within `depth` calls of the focused
@@ -575,7 +585,7 @@
       // A hidden container has no size: cytoscape must measure again.
       if (cy !== null) {
         cy.resize();
-        cy.fit(undefined, 40);
+        fitView();
       }
       if (state.trace !== (tracePath && tracePath.id)) tracePath = null;
       if (events === null) watchRegistry();

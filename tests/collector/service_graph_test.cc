@@ -81,7 +81,29 @@ class ServiceGraphTest : public ::testing::Test {
   ServiceGraph graph_;
 };
 
+TEST_F(ServiceGraphTest, RatesRightAfterAStartAreOverTheTimeSeen) {
+  AddCheckout("t0");
+  clock_.Advance(seconds(20));
+  for (int i = 1; i < 10; ++i) AddCheckout("t" + std::to_string(i));
+  // 10 calls in the 20 s since the first span, not 10 over the 5 minutes.
+  GraphSnapshot g = graph_.Snapshot(minutes(5), {});
+  const GraphEdge* go = FindEdge(g, "gateway", "orders");
+  ASSERT_TRUE(go);
+  EXPECT_DOUBLE_EQ(go->traffic.request_rate, 10.0 / 20.0);
+  EXPECT_DOUBLE_EQ(FindNode(g, "gateway")->traffic.request_rate, 10.0 / 20.0);
+  // Once a full window has passed, the rate is over the window again.
+  clock_.Advance(minutes(6));
+  for (int i = 10; i < 40; ++i) AddCheckout("t" + std::to_string(i));
+  g = graph_.Snapshot(minutes(5), {});
+  go = FindEdge(g, "gateway", "orders");
+  ASSERT_TRUE(go);
+  EXPECT_DOUBLE_EQ(go->traffic.request_rate, 30.0 / 300.0);
+}
+
 TEST_F(ServiceGraphTest, PairsDemoSpansIntoEdges) {
+  // Seen for longer than the window: rates are over the whole window.
+  graph_.Add(MakeSpan("old", "x1", "", "batch", SpanKind::kServer, 5,
+                      NowNs() - std::chrono::nanoseconds(minutes(10)).count()));
   for (int i = 0; i < 10; ++i) AddCheckout("t" + std::to_string(i), i == 0);
   GraphSnapshot g = graph_.Snapshot(minutes(5), {});
   ASSERT_EQ(g.edges.size(), 3u);
@@ -98,7 +120,7 @@ TEST_F(ServiceGraphTest, PairsDemoSpansIntoEdges) {
   // The edge's latency is what the caller measured (the client span): 15 ms.
   EXPECT_GT(go->traffic.p50_ms, 15 / 1.4);
   EXPECT_LE(go->traffic.p50_ms, 15 * 1.4);
-  EXPECT_EQ(graph_.pending_count(), 70u);
+  EXPECT_EQ(graph_.pending_count(), 71u);  // 7 spans per checkout, and "old"
   EXPECT_EQ(go->health, Health::kHealthy);
   EXPECT_EQ(op->health, Health::kDegraded);  // 10 % is not above 10 %
 

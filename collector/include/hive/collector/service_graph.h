@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -209,6 +210,8 @@ class ServiceGraph {
   std::unordered_map<std::string, std::vector<Pending>> orphans_;  // GUARDED_BY(mu_)
   std::deque<Expiry> expiry_;                                      // GUARDED_BY(mu_)
   size_t pending_ = 0;                                             // GUARDED_BY(mu_)
+  // Start of the oldest span accounted (INT64_MAX: none yet); GUARDED_BY(mu_)
+  int64_t first_start_ns_ = std::numeric_limits<int64_t>::max();
 };
 
 }  // namespace hive::collector
