@@ -189,3 +189,25 @@ test('tapping a service opens its page', async () => {
     await page.close();
   }
 });
+
+test('every view works offline: nothing is fetched from beyond hived', async () => {
+  const page = await openPage(browser, hived.url, '?tab=graph&window=15m');
+  const elsewhere = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.origin !== hived.url && url.protocol !== 'data:') elsewhere.push(request.url());
+  });
+  try {
+    await waitForNodes(page, SERVICES.length);
+    for (const query of ['?tab=services', '?tab=service&service=payments', '?tab=logs',
+      `?tab=trace&trace=${TRACE}`]) {
+      // Scripts, styles, fonts and images are all in by 'load'; the views'
+      // own requests follow it (the open event streams keep the network busy).
+      await page.goto(new URL(query, `${hived.url}/`).href, { waitUntil: 'load' });
+      await page.locator('#status').filter({ hasText: /^updated / }).waitFor({ timeout: 10_000 });
+    }
+    assert.deepEqual(elsewhere, []);
+  } finally {
+    await page.close();
+  }
+});
