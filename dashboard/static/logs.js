@@ -12,6 +12,8 @@
   const PAGE_SIZE = 200;
   // Rows kept on the page; a live tail drops the oldest beyond this.
   const MAX_ROWS = 2000;
+  // Tailed events are put on the page in batches, each in time order.
+  const TAIL_BATCH_MS = 150;
   const FILTER_KEYS = ['service', 'instance', 'level', 'q', 're', 'since'];
 
   const state = {
@@ -28,6 +30,8 @@
     pending: [],        // events received while paused, oldest first
     catchingUp: false,
     buffered: [],       // events received while the catch-up search runs
+    incoming: [],       // tailed events waiting for the next batched update
+    flushTimer: null,
   };
   const eventOfRow = new WeakMap();
   let ui = null;
@@ -75,7 +79,7 @@
       autocomplete: 'off', 'aria-label': 'text',
     });
     const re = el('input', {
-      name: 're', type: 'text', placeholder: 'regular expression (RE2)', spellcheck: 'false',
+      id: 'logs-re', name: 're', type: 'text', placeholder: 'regular expression (RE2)', spellcheck: 'false',
       autocomplete: 'off', 'aria-label': 'regular expression', 'aria-describedby': 'logs-re-error',
     });
     const reError = el('p', { id: 'logs-re-error', className: 'field-error', role: 'alert', hidden: true });
@@ -92,7 +96,6 @@
       field('Range', since),
       el('div', { className: 'logs-field' },
         el('span', { className: 'logs-field-label', 'aria-hidden': 'true' }, '\u00a0'), submit));
-    re.id = 'logs-re';
 
     const count = el('span', { className: 'logs-count' });
     const liveButton = el('button', {
@@ -496,6 +499,15 @@
       state.buffered.push(...events);
       return;
     }
+    state.incoming.push(...events);
+    if (state.flushTimer === null) state.flushTimer = setTimeout(flushIncoming, TAIL_BATCH_MS);
+  }
+
+  function flushIncoming() {
+    state.flushTimer = null;
+    // Oldest first; RFC 3339 UTC times with fixed digits sort as strings.
+    const events = state.incoming.sort((a, b) => (String(a.ts) < String(b.ts) ? -1 : String(a.ts) > String(b.ts) ? 1 : 0));
+    state.incoming = [];
     if (state.paused) {
       state.pending.push(...events);
       if (state.pending.length > MAX_ROWS) state.pending.splice(0, state.pending.length - MAX_ROWS);
@@ -508,6 +520,9 @@
   function closeStream() {
     if (state.stream) state.stream.close();
     state.stream = null;
+    clearTimeout(state.flushTimer);
+    state.flushTimer = null;
+    state.incoming = [];
     state.paused = false;
     state.pending = [];
     state.catchingUp = false;

@@ -36,9 +36,9 @@
     return span.status === 'error' || (Number.isFinite(code) && code >= 500);
   }
 
-  // Axis labels keep two decimals where they matter (1.25s, not 1.3s).
+  // Axis labels with three significant digits (1.25s, not 1.3s).
   function tickText(ms) {
-    const trim = (n) => String(Number(n.toFixed(2)));
+    const trim = (n) => String(Number(n.toPrecision(3)));
     if (ms >= 60000) return trim(ms / 60000) + 'm';
     if (ms >= 1000) return trim(ms / 1000) + 's';
     if (ms >= 1 || ms === 0) return trim(ms) + 'ms';
