@@ -16,22 +16,25 @@ constexpr size_t kMaxRollbackBodyBytes = 64u << 10;
 constexpr size_t kMaxAppliedBodyBytes = 64u << 10;
 constexpr size_t kDefaultAuditLimit = 100;
 
-// Admins and agents read secrets in clear (an agent renders them into its
-// service's file); readers and operators see them redacted.
-bool CanReadSecrets(const Principal& principal) {
-  return principal.role == Role::kAdmin || principal.role == Role::kAgent;
-}
-
-Properties ForReader(const Properties& properties, const Principal& principal) {
-  return CanReadSecrets(principal) ? properties : RedactSecrets(properties);
-}
-
-PropertyDiff ForReader(const PropertyDiff& diff, const Principal& principal) {
-  return CanReadSecrets(principal) ? diff : RedactSecrets(diff);
-}
-
 bool IsTrue(const std::optional<std::string>& flag) {
   return flag && (*flag == "true" || *flag == "1" || flag->empty());
+}
+
+// Admins and agents read secrets in clear (an agent renders them into its
+// service's file); readers and operators see them redacted, and so does
+// anyone who asks with ?redact=true (the dashboard always does: a screen
+// is no place for a password).
+bool ShowsSecrets(const HttpRequest& req) {
+  const Role role = req.principal.role;
+  return (role == Role::kAdmin || role == Role::kAgent) && !IsTrue(req.Query("redact"));
+}
+
+Properties ForReader(const Properties& properties, const HttpRequest& req) {
+  return ShowsSecrets(req) ? properties : RedactSecrets(properties);
+}
+
+PropertyDiff ForReader(const PropertyDiff& diff, const HttpRequest& req) {
+  return ShowsSecrets(req) ? diff : RedactSecrets(diff);
 }
 
 // A decimal integer that fills `text` entirely.
@@ -136,7 +139,7 @@ void AnswerPush(const Result<PushResult>& result, const HttpRequest& req,
   AppendIntField(out, "index", result->index);
   if (request.dry_run) AppendBoolField(out, "dry_run", true);
   AppendField(out, "diff");
-  AppendDiffJson(out, ForReader(result->diff, req.principal));
+  AppendDiffJson(out, ForReader(result->diff, req));
   out += '}';
   res.SetJson(std::move(out));
   res.SetHeader("X-Hive-Index", std::to_string(result->index));
@@ -217,7 +220,7 @@ void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
   AppendIntField(out, "version", config->version);
   AppendIntField(out, "index", config->index);
   AppendField(out, "properties");
-  AppendPropertiesJson(out, ForReader(config->properties, req.principal));
+  AppendPropertiesJson(out, ForReader(config->properties, req));
   AppendSecretKeys(out, config->properties);
   AppendField(out, "property_sources");
   out += '{';
@@ -278,7 +281,7 @@ void ConfigStoreService::HandleVersion(const HttpRequest& req, HttpResponse& res
   AppendStringField(out, "profile", doc->info.profile);
   AppendVersionInfoFields(out, doc->info);
   AppendField(out, "properties");
-  AppendPropertiesJson(out, ForReader(doc->properties, req.principal));
+  AppendPropertiesJson(out, ForReader(doc->properties, req));
   AppendSecretKeys(out, doc->properties);
   out += '}';
   res.SetJson(std::move(out));
@@ -362,7 +365,7 @@ void ConfigStoreService::HandleDiff(const HttpRequest& req, HttpResponse& res) {
   AppendIntField(out, "from", *from);
   AppendIntField(out, "to", *to);
   AppendField(out, "diff");
-  AppendDiffJson(out, ForReader(*diff, req.principal));
+  AppendDiffJson(out, ForReader(*diff, req));
   out += '}';
   res.SetJson(std::move(out));
 }

@@ -60,8 +60,11 @@
     return JSON.stringify(value);
   }
 
+  // Every config call asks for secrets redacted, whatever the caller's
+  // role: the page never shows a secret's value.
   function configPath(suffix) {
-    return '/api/v1/config/' + enc(page.service) + '/' + enc(page.profile) + (suffix || '');
+    const path = '/api/v1/config/' + enc(page.service) + '/' + enc(page.profile) + (suffix || '');
+    return path + (path.includes('?') ? '&' : '?') + 'redact=true';
   }
 
   function badge(kind, label) {

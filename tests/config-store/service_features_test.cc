@@ -10,13 +10,14 @@
 
 #include "hive/config_store/config_store_service.h"
 #include "hive/core/http_client.h"
+#include "temp_dir.h"
 #include "test_support.h"
 
 namespace hive::config_store {
 namespace {
 
+using hive::testing::TempDir;
 using nlohmann::json;
-using testing::TempDir;
 
 constexpr std::string_view kAdmin = "admin-token";
 constexpr std::string_view kOperator = "operator-token";
@@ -162,6 +163,15 @@ TEST_F(ServiceFeaturesTest, SecretsAreRedactedForReadersAndOperatorsOnly) {
     EXPECT_EQ(GetJson(token, std::string(kDoc) + "/diff")["diff"]["changed"]["db.password"],
               (json{{"from", "hunter2"}, {"to", "s3cret"}}));
   }
+  // ?redact=true hides them from a caller who could read them (the dashboard).
+  EXPECT_EQ(GetJson(kAdmin, std::string(kDoc) + "?redact=true")["properties"]["db.password"],
+            "<redacted>");
+  EXPECT_EQ(
+      GetJson(kAdmin, std::string(kDoc) + "/versions/1?redact=true")["properties"]["db.password"],
+      "<redacted>");
+  EXPECT_EQ(GetJson(kAdmin, std::string(kDoc) + "/diff?redact=true")["diff"]["changed"]
+                   ["db.password"],
+            (json{{"from", "<redacted>"}, {"to", "<redacted>"}}));
   const std::string history = Send(kAdmin, "GET", std::string(kDoc) + "/history").body;
   const std::string audit = Send(kAdmin, "GET", "/api/v1/audit").body;
   for (const std::string& body : {history, audit}) {

@@ -147,13 +147,14 @@ test('the service page shows instances, traffic, errors and configuration, and r
   assert.doesNotMatch(await view.locator('#service-errors').textContent(), /payment accepted/);
 
   // Configuration: the profile the instances declare, values with their
-  // sources (an admin reads the secret), history, rollout and the diff.
+  // sources (secrets redacted even for an admin), history, rollout and the diff.
   const config = page.locator('#service-config');
   await config.locator('[data-version="1"]').waitFor();
   assert.equal(await page.inputValue('#service-profile'), 'demo');
   assert.match(await config.locator('#service-config-values tr[data-key="failure_rate"]').textContent(), /0\.3.*payments\/demo/s);
   assert.match(await config.locator('#service-config-values tr[data-key="log.level"]').textContent(), /info.*application\/demo/s);
-  assert.match(await config.locator('#service-config-values tr[data-key="db.password"]').textContent(), /hunter2.*secret/s);
+  assert.match(await config.locator('#service-config-values tr[data-key="db.password"]').textContent(), /<redacted>.*secret/s);
+  assert.doesNotMatch(await page.locator('#service-view').textContent(), /hunter2/);
   assert.match(await config.locator('[data-version="2"]').textContent(), /v2.*current.*alice.*break payments on purpose/s);
   assert.equal(await config.locator('[data-version="2"] button[data-action="rollback"]').count(), 0);
   assert.equal(await config.locator('[data-rollout-instance="payments-1"]').getAttribute('data-status'), 'applied');
