@@ -31,6 +31,9 @@ const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 const running = new Set();
+// Processes that ended badly: a non-zero exit, or a signal we did not send
+// (a sanitizer report makes the exit code non-zero). cleanup() fails on them.
+const failures = [];
 const tempDirs = new Set();
 const pageErrors = [];
 
@@ -74,11 +77,14 @@ export function makeTempDir(name) {
   return dir;
 }
 
-// Stops what is still running and removes the temporary directories.
+// Stops what is still running and removes the temporary directories; throws
+// when a process started here ended badly (with the end of its stderr).
 export async function cleanup() {
   await Promise.all([...running].map((child) => stopChild(child)));
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
+  const failed = failures.splice(0);
+  if (failed.length > 0) throw new Error(failed.join('\n\n'));
 }
 
 // Polls condition() until it returns something truthy and returns that.
@@ -110,7 +116,12 @@ function startProcess(relative, args, dir, name, env = {}) {
   });
   fds.forEach(closeSync);
   running.add(child);
-  child.once('exit', () => running.delete(child));
+  child.once('exit', (code, signal) => {
+    running.delete(child);
+    if (code !== 0 && !child.stoppedByUs) {
+      failures.push(`${name} ended with ${signal ?? `exit code ${code}`}:\n${tail(err, 30)}`);
+    }
+  });
   child.once('error', () => running.delete(child));
   return { child, name, out, err };
 }
@@ -148,7 +159,10 @@ async function stopChild(child) {
   if (exited(child)) return;
   const gone = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  const timer = setTimeout(() => {
+    child.stoppedByUs = true;
+    child.kill('SIGKILL');
+  }, STOP_TIMEOUT_MS);
   await gone;
   clearTimeout(timer);
 }
