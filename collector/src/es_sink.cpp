@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "event_fields.h"
 #include "hive/core/http_client.h"
 #include "hive/core/log.h"
 #include "hive/core/text.h"
@@ -38,18 +39,6 @@ std::string Base64(std::string_view in) {
   return out;
 }
 
-void AppendAttrValue(std::string& out, const AttrValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) {
-    AppendJsonString(out, *s);
-  } else if (const auto* i = std::get_if<int64_t>(&v)) {
-    out += std::to_string(*i);
-  } else if (const auto* d = std::get_if<double>(&v)) {
-    AppendJsonNumber(out, *d);
-  } else {
-    out += std::get<bool>(v) ? "true" : "false";
-  }
-}
-
 }  // namespace
 
 struct EsSink::Metrics {
@@ -70,27 +59,14 @@ std::string EsDocument(const LogEvent& event) {
   out += ",\"log.level\":\"";
   out += LogLevelName(event.level);
   out += '"';
-  auto field = [&](const char* name, const std::string& value) {
-    if (value.empty()) return;
-    out += ",\"";
-    out += name;
-    out += "\":";
-    AppendJsonString(out, value);
-  };
-  field("service.name", event.service);
-  field("service.instance.id", event.instance);
-  field("trace.id", event.trace_id);
-  field("span.id", event.span_id);
-  field("parent.span.id", event.parent_span_id);
+  AppendOptionalField(out, "service.name", event.service);
+  AppendOptionalField(out, "service.instance.id", event.instance);
+  AppendOptionalField(out, "trace.id", event.trace_id);
+  AppendOptionalField(out, "span.id", event.span_id);
+  AppendOptionalField(out, "parent.span.id", event.parent_span_id);
   if (!event.attrs.empty()) {
-    out += ",\"labels\":{";
-    for (size_t i = 0; i < event.attrs.size(); ++i) {
-      if (i > 0) out += ',';
-      AppendJsonString(out, event.attrs[i].first);
-      out += ':';
-      AppendAttrValue(out, event.attrs[i].second);
-    }
-    out += '}';
+    out += ",\"labels\":";
+    AppendAttrsJson(out, event.attrs);
   }
   out += '}';
   return out;

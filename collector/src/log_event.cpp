@@ -4,11 +4,19 @@
 #include <charconv>
 #include <cmath>
 
+#include "event_fields.h"
 #include "hive/core/clock.h"
 #include "hive/core/text.h"
 
 namespace hive::collector {
-namespace {
+
+void AppendOptionalField(std::string& out, std::string_view key, const std::string& value) {
+  if (value.empty()) return;
+  out += ",\"";
+  out += key;
+  out += "\":";
+  AppendJsonString(out, value);
+}
 
 bool EqualsLower(std::string_view text, std::string_view lower) {
   if (text.size() != lower.size()) return false;
@@ -20,7 +28,26 @@ bool EqualsLower(std::string_view text, std::string_view lower) {
   return true;
 }
 
-}  // namespace
+void AppendAttrsJson(std::string& out,
+                     const std::vector<std::pair<std::string, AttrValue>>& attrs) {
+  out += '{';
+  for (size_t i = 0; i < attrs.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, attrs[i].first);
+    out += ':';
+    const AttrValue& value = attrs[i].second;
+    if (const auto* s = std::get_if<std::string>(&value)) {
+      AppendJsonString(out, *s);
+    } else if (const auto* n = std::get_if<int64_t>(&value)) {
+      out += std::to_string(*n);
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      AppendJsonNumber(out, *d);
+    } else {
+      out += std::get<bool>(value) ? "true" : "false";
+    }
+  }
+  out += '}';
+}
 
 std::string_view LogLevelName(LogLevel level) {
   switch (level) {
@@ -55,40 +82,18 @@ std::optional<LogLevel> ParseLogLevel(std::string_view text) {
 void AppendEventJson(std::string& out, const LogEvent& e) {
   out += "{\"ts\":";
   AppendJsonString(out, FormatRfc3339(FromUnixNanos(e.ts_ns)));
-  auto optional_field = [&out](std::string_view key, const std::string& value) {
-    if (value.empty()) return;
-    out += ",\"";
-    out += key;
-    out += "\":";
-    AppendJsonString(out, value);
-  };
-  optional_field("service", e.service);
-  optional_field("instance", e.instance);
+  AppendOptionalField(out, "service", e.service);
+  AppendOptionalField(out, "instance", e.instance);
   out += ",\"level\":\"";
   out += LogLevelName(e.level);
   out += "\",\"message\":";
   AppendJsonString(out, e.message);
-  optional_field("trace_id", e.trace_id);
-  optional_field("span_id", e.span_id);
-  optional_field("parent_span_id", e.parent_span_id);
-  out += ",\"attrs\":{";
-  bool first = true;
-  for (const auto& [key, value] : e.attrs) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, key);
-    out += ':';
-    if (const auto* s = std::get_if<std::string>(&value)) {
-      AppendJsonString(out, *s);
-    } else if (const auto* i = std::get_if<int64_t>(&value)) {
-      out += std::to_string(*i);
-    } else if (const auto* d = std::get_if<double>(&value)) {
-      AppendJsonNumber(out, *d);
-    } else {
-      out += std::get<bool>(value) ? "true" : "false";
-    }
-  }
-  out += "}}";
+  AppendOptionalField(out, "trace_id", e.trace_id);
+  AppendOptionalField(out, "span_id", e.span_id);
+  AppendOptionalField(out, "parent_span_id", e.parent_span_id);
+  out += ",\"attrs\":";
+  AppendAttrsJson(out, e.attrs);
+  out += '}';
 }
 
 }  // namespace hive::collector

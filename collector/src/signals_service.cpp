@@ -226,10 +226,15 @@ void SignalsService::Mount(hive::HttpServer& server) {
         &SignalsService::HandleIngestSpans);
   route("POST", "/api/v1/ingest/metrics", {Access::kAgent, kMaxIngestBytes},
         &SignalsService::HandleIngestMetrics);
-  route("POST", "/v1/traces", {Access::kAgent, kMaxIngestBytes}, &SignalsService::HandleOtlpTraces);
-  route("POST", "/v1/logs", {Access::kAgent, kMaxIngestBytes}, &SignalsService::HandleOtlpLogs);
-  route("POST", "/v1/metrics", {Access::kAgent, kMaxIngestBytes},
-        &SignalsService::HandleOtlpMetrics);
+  auto otlp = [&](const char* path, const char* signal, OtlpIngest ingest) {
+    server.Route("POST", path, {Access::kAgent, kMaxIngestBytes},
+                 [this, signal, ingest](const HttpRequest& req, HttpResponse& res) {
+                   HandleOtlp(req, res, signal, ingest);
+                 });
+  };
+  otlp("/v1/traces", "traces", &SignalsService::IngestOtlpTraces);
+  otlp("/v1/logs", "logs", &SignalsService::IngestOtlpLogs);
+  otlp("/v1/metrics", "metrics", &SignalsService::IngestOtlpMetrics);
   route("GET", "/api/v1/graph", {Access::kRead}, &SignalsService::HandleGraph);
   route("GET", "/api/v1/traffic", {Access::kRead}, &SignalsService::HandleTraffic);
   route("GET", "/api/v1/dependencies", {Access::kRead}, &SignalsService::HandleDependencies);
@@ -314,109 +319,60 @@ void SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& r
   EndIngest();
 }
 
-void SignalsService::HandleOtlpTraces(const HttpRequest& req, HttpResponse& res) {
-  auto count = [&] {
-    metrics_->otlp_requests->Add({{"signal", "traces"}, {"code", std::to_string(res.status)}})
-        .Increment();
-  };
+void SignalsService::HandleOtlp(const HttpRequest& req, HttpResponse& res, const char* signal,
+                                OtlpIngest ingest) {
   if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
     res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
                                "only the JSON encoding is supported; send application/json"),
                 415);
-    count();
-    return;
-  }
-  if (!BeginIngest(res, true)) {
-    count();
-    return;
-  }
-  Result<OtlpSpans> parsed = ParseOtlpTraces(req.body);
-  if (!parsed.ok()) {
-    SetOtlpError(res, parsed.status());
-  } else {
-    metrics_->spans_rejected->Increment(static_cast<double>(parsed->rejected));
-    if (Status s = AddSpans(parsed->spans); !s.ok()) {
-      SetOtlpError(res, s);
+  } else if (BeginIngest(res, true)) {
+    Result<std::string> answer = (this->*ingest)(req.body);
+    if (answer.ok()) {
+      res.SetJson(std::move(*answer));
     } else {
-      res.SetJson(OtlpResponseJson("rejectedSpans", parsed->rejected, parsed->error_message));
+      SetOtlpError(res, answer.status());
     }
+    EndIngest();
   }
-  EndIngest();
-  count();
+  metrics_->otlp_requests->Add({{"signal", signal}, {"code", std::to_string(res.status)}})
+      .Increment();
 }
 
-void SignalsService::HandleOtlpLogs(const HttpRequest& req, HttpResponse& res) {
-  auto count = [&] {
-    metrics_->otlp_requests->Add({{"signal", "logs"}, {"code", std::to_string(res.status)}})
-        .Increment();
-  };
-  if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
-    res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
-                               "only the JSON encoding is supported; send application/json"),
-                415);
-    count();
-    return;
-  }
-  if (!BeginIngest(res, true)) {
-    count();
-    return;
-  }
-  Result<OtlpLogs> parsed = ParseOtlpLogs(req.body, clock_->Now());
-  if (!parsed.ok()) {
-    SetOtlpError(res, parsed.status());
-  } else if (parsed->events.empty()) {
-    res.SetJson(OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message));
-  } else {
+Result<std::string> SignalsService::IngestOtlpTraces(std::string_view body) {
+  Result<OtlpSpans> parsed = ParseOtlpTraces(body);
+  if (!parsed.ok()) return parsed.status();
+  metrics_->spans_rejected->Increment(static_cast<double>(parsed->rejected));
+  HIVE_RETURN_IF_ERROR(AddSpans(parsed->spans));
+  return OtlpResponseJson("rejectedSpans", parsed->rejected, parsed->error_message);
+}
+
+Result<std::string> SignalsService::IngestOtlpLogs(std::string_view body) {
+  Result<OtlpLogs> parsed = ParseOtlpLogs(body, clock_->Now());
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->events.empty()) {
     std::vector<Span> derived = SpansFromLogEvents(parsed->events);
     std::vector<LogEvent> forward = forwarding() ? parsed->events : std::vector<LogEvent>();
     LogBatch batch;
     batch.events = std::move(parsed->events);
     batch.rejected = parsed->rejected;
     Result<AppendResult> appended = logs_->Append(std::move(batch));
-    Status s = appended.ok() ? AddSpans(derived) : appended.status();
-    if (!s.ok()) {
-      SetOtlpError(res, s);
-    } else {
-      ForwardLogs(forward);
-      res.SetJson(OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message));
-    }
+    if (!appended.ok()) return appended.status();
+    HIVE_RETURN_IF_ERROR(AddSpans(derived));
+    ForwardLogs(forward);
   }
-  EndIngest();
-  count();
+  return OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message);
 }
 
-void SignalsService::HandleOtlpMetrics(const HttpRequest& req, HttpResponse& res) {
-  auto count = [&] {
-    metrics_->otlp_requests->Add({{"signal", "metrics"}, {"code", std::to_string(res.status)}})
-        .Increment();
-  };
-  if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
-    res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
-                               "only the JSON encoding is supported; send application/json"),
-                415);
-    count();
-    return;
-  }
-  if (!BeginIngest(res, true)) {
-    count();
-    return;
-  }
-  Result<OtlpMetrics> parsed = ParseOtlpMetrics(req.body);
-  Status s = parsed.status();
-  for (size_t i = 0; s.ok() && i < parsed->resources.size(); ++i) {
-    const OtlpResourceMetrics& r = parsed->resources[i];
+Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body) {
+  Result<OtlpMetrics> parsed = ParseOtlpMetrics(body);
+  if (!parsed.ok()) return parsed.status();
+  for (const OtlpResourceMetrics& r : parsed->resources) {
     Result<size_t> stored = metric_store_->Append(r.service, r.instance, r.exposition);
-    if (stored.ok()) metrics_->samples_ingested->Increment(static_cast<double>(*stored));
-    s = stored.status();
+    if (!stored.ok()) return stored.status();
+    metrics_->samples_ingested->Increment(static_cast<double>(*stored));
   }
-  if (!s.ok()) {
-    SetOtlpError(res, s);
-  } else {
-    UpdateGauges();
-    res.SetJson(OtlpResponseJson("rejectedDataPoints", parsed->rejected, parsed->error_message));
-  }
-  EndIngest();
-  count();
+  UpdateGauges();
+  return OtlpResponseJson("rejectedDataPoints", parsed->rejected, parsed->error_message);
 }
 
 void SignalsService::HandleGraph(const HttpRequest& req, HttpResponse& res) {

@@ -10,86 +10,7 @@ namespace hive::ctl {
 
 using nlohmann::json;
 
-namespace {
-
-// The client's message is "<METHOD> <url>: <error>" with cpp-httplib's terse
-// error name; the url is already in the address hivectl prints.
-std::string TransportDetail(const std::string& message) {
-  const auto pos = message.rfind(": ");
-  const std::string name = pos == std::string::npos ? message : message.substr(pos + 2);
-  if (name == "Connection") return "connection failed (is hived running there?)";
-  if (name == "ConnectionTimeout") return "connection timed out";
-  if (name == "Read") return "no answer (the connection broke or --timeout passed)";
-  if (name == "Write") return "sending the request failed";
-  return name;
-}
-
-}  // namespace
-
-namespace cli {
-
-int UsageError(Session& s, std::string_view message) {
-  *s.err << "error: " << message << '\n';
-  return kExitUsage;
-}
-
-int Call(Session& s, std::string_view method, const std::string& target, json* body,
-         std::string_view payload, const std::vector<Header>& headers,
-         std::string_view content_type) {
-  auto r = s.client->Send(method, target, payload, content_type, headers);
-  if (!r.ok()) {
-    const std::string detail = TransportDetail(r.status().message());
-    *s.err << "error: cannot reach hived at " << s.addr << ": " << detail << '\n';
-    return kExitUnreachable;
-  }
-  if (!r->ok()) {
-    *s.err << "error: " << StatusFromResponse(*r).message();
-    if (r->status == 401) *s.err << " (set HIVE_TOKEN or pass --token)";
-    *s.err << '\n';
-    return kExitServerError;
-  }
-  *body = json::parse(r->body, nullptr, false);
-  if (body->is_discarded()) {
-    *s.err << "error: hived answered " << method << ' ' << target << " with invalid JSON\n";
-    return kExitServerError;
-  }
-  return kExitOk;
-}
-
-void PrintJson(Session& s, const json& j) {
-  *s.out << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-}
-
-std::string Text(const json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string ValueText(const json& v) {
-  return v.is_string() ? v.get<std::string>()
-                       : v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-const json& Array(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  if (!j.is_object()) return kEmpty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : kEmpty;
-}
-
-const json& Object(const json& j, const char* key) {
-  static const json kEmpty = json::object();
-  if (!j.is_object()) return kEmpty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_object() ? *it : kEmpty;
-}
-
-}  // namespace cli
-
-using namespace cli;  // NOLINT: this file defines them
+using namespace cli;  // NOLINT: the helpers shared by the command files
 
 namespace {
 
@@ -130,10 +51,7 @@ void PrintEvent(Session& s, const json& e) {
 int ListServices(Session& s) {
   json body;
   if (int rc = Call(s, "GET", "/api/v1/services", &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& services = Array(body, "services");
   if (services.empty()) {
     *s.out << "no services registered yet\n";
@@ -153,10 +71,7 @@ int ShowService(Session& s, const std::string& name, bool healthy_only) {
   json body;
   std::string target = "/api/v1/services/" + name + (healthy_only ? "?healthy=true" : "");
   if (int rc = Call(s, "GET", target, &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& instances = Array(body, "instances");
   if (instances.empty()) {
     *s.out << "service " << name << " has no " << (healthy_only ? "healthy " : "") << "instances\n";
@@ -165,13 +80,9 @@ int ShowService(Session& s, const std::string& name, bool healthy_only) {
   const TimePoint now = s.clock->Now();
   Table table({"ID", "ADDRESS", "VERSION", "HEALTH", "LAST-SEEN", "OUTPUT"});
   for (const json& inst : instances) {
-    std::string host = Text(inst, "address");
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    std::string last_seen = Text(inst, "last_seen");
-    if (auto t = ParseRfc3339(last_seen); t.ok()) last_seen = FormatAgo(*t, now);
     const json& health = Object(inst, "health");
-    table.AddRow({Text(inst, "id"), host + ":" + Text(inst, "port"), Text(inst, "version"),
-                  Text(health, "status"), last_seen, Text(health, "output")});
+    table.AddRow({Text(inst, "id"), InstanceAddress(inst), Text(inst, "version"),
+                  Text(health, "status"), AgoText(inst, "last_seen", now), Text(health, "output")});
   }
   table.Print(*s.out);
   return kExitOk;
@@ -198,16 +109,9 @@ int SearchLogs(Session& s, const LogQuery& q) {
     }
   }
   if (q.limit) params.emplace_back("limit", std::to_string(*q.limit));
-  std::string target = "/api/v1/logs";
-  for (size_t i = 0; i < params.size(); ++i) {
-    target += (i == 0 ? "?" : "&") + params[i].first + "=" + UrlEncode(params[i].second);
-  }
   json body;
-  if (int rc = Call(s, "GET", target, &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (int rc = Call(s, "GET", WithQuery("/api/v1/logs", params), &body)) return rc;
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& events = Array(body, "events");
   // The server answers newest first; people read logs oldest first.
   for (auto it = events.rbegin(); it != events.rend(); ++it) PrintEvent(s, *it);
@@ -218,10 +122,7 @@ int ShowTrace(Session& s, const std::string& trace_id) {
   if (trace_id.empty()) return UsageError(s, "empty trace id");
   json body;
   if (int rc = Call(s, "GET", "/api/v1/traces/" + UrlEncode(trace_id), &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& events = Array(body, "events");
   if (events.empty()) *s.err << "no events found for trace " << trace_id << '\n';
   for (const json& e : events) PrintEvent(s, e);

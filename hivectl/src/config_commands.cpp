@@ -271,7 +271,10 @@ int ConfigCommands::Push(Session& s) {
   std::string target = ConfigPath(app_, profile_);
   if (dry_run_) target += "?dry_run=true";
   json answer;
-  if (int rc = Call(s, "PUT", target, &answer, body, headers, content_type)) return rc;
+  if (int rc = Call(s, "PUT", target, &answer,
+                    {.payload = body, .headers = headers, .content_type = content_type})) {
+    return rc;
+  }
   const bool changed = Changed(answer);
   const int64_t version = answer.value("version", int64_t{0});
   if (s.json_output) {
@@ -396,10 +399,7 @@ int ConfigCommands::Get(Session& s) {
 int ConfigCommands::History(Session& s) {
   json body;
   if (int rc = Call(s, "GET", ConfigPath(app_, profile_) + "/history", &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& entries = Array(body, "versions");
   if (entries.empty()) {
     *s.out << Label(app_, profile_) << ": no versions yet\n";
@@ -425,10 +425,7 @@ int ConfigCommands::Diff(Session& s) {
   if (to_) target += sep + "to=" + std::to_string(*to_);
   json body;
   if (int rc = Call(s, "GET", target, &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, body)) return kExitOk;
   const std::vector<std::string> lines = DiffLines(Object(body, "diff"));
   *s.out << Label(app_, profile_) << ": version " << Text(body, "from") << " → " << Text(body, "to")
          << (lines.empty() ? ": no changes" : "") << '\n';
@@ -442,14 +439,11 @@ int ConfigCommands::Rollback(Session& s) {
   std::vector<Header> headers;
   if (!message_.empty()) headers.emplace_back("X-Hive-Message", HeaderSafe(message_));
   json answer;
-  if (int rc = Call(s, "POST", ConfigPath(app_, profile_) + "/rollback", &answer, request.dump(),
-                    headers)) {
+  if (int rc = Call(s, "POST", ConfigPath(app_, profile_) + "/rollback", &answer,
+                    {.payload = request.dump(), .headers = headers})) {
     return rc;
   }
-  if (s.json_output) {
-    PrintJson(s, answer);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, answer)) return kExitOk;
   *s.out << Label(app_, profile_) << ": rolled back";
   if (to_) *s.out << " to version " << *to_;
   *s.out << ", now version " << Text(answer, "version") << '\n';
@@ -462,11 +456,10 @@ int ConfigCommands::Delete(Session& s) {
   if (if_version_) headers.emplace_back("If-Match", std::to_string(*if_version_));
   if (!message_.empty()) headers.emplace_back("X-Hive-Message", HeaderSafe(message_));
   json answer;
-  if (int rc = Call(s, "DELETE", ConfigPath(app_, profile_), &answer, {}, headers)) return rc;
-  if (s.json_output) {
-    PrintJson(s, answer);
-    return kExitOk;
+  if (int rc = Call(s, "DELETE", ConfigPath(app_, profile_), &answer, {.headers = headers})) {
+    return rc;
   }
+  if (PrintedAsJson(s, answer)) return kExitOk;
   *s.out << Label(app_, profile_) << ": deleted at version " << Text(answer, "version") << '\n';
   return kExitOk;
 }
@@ -474,10 +467,7 @@ int ConfigCommands::Delete(Session& s) {
 int ConfigCommands::Rollout(Session& s) {
   json body;
   if (int rc = Call(s, "GET", ConfigPath(app_, profile_) + "/rollout", &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& instances = Array(body, "instances");
   *s.out << Label(app_, profile_) << ": current version " << Text(body, "version") << '\n';
   if (instances.empty()) {
@@ -486,10 +476,8 @@ int ConfigCommands::Rollout(Session& s) {
   }
   Table table({"INSTANCE", "VERSION", "STATUS", "UPDATED", "MESSAGE"});
   for (const json& i : instances) {
-    std::string updated = Text(i, "updated_at");
-    if (auto t = ParseRfc3339(updated); t.ok()) updated = FormatAgo(*t, s.clock->Now());
-    table.AddRow(
-        {Text(i, "instance"), Text(i, "version"), Text(i, "status"), updated, Text(i, "message")});
+    table.AddRow({Text(i, "instance"), Text(i, "version"), Text(i, "status"),
+                  AgoText(i, "updated_at", s.clock->Now()), Text(i, "message")});
   }
   table.Print(*s.out);
   return kExitOk;
@@ -510,16 +498,9 @@ int ConfigCommands::Audit(Session& s) {
     params.emplace_back("profile", profile_);
   }
   if (limit_ > 0) params.emplace_back("limit", std::to_string(limit_));
-  std::string target = "/api/v1/audit";
-  for (size_t i = 0; i < params.size(); ++i) {
-    target += (i == 0 ? "?" : "&") + params[i].first + "=" + UrlEncode(params[i].second);
-  }
   json body;
-  if (int rc = Call(s, "GET", target, &body)) return rc;
-  if (s.json_output) {
-    PrintJson(s, body);
-    return kExitOk;
-  }
+  if (int rc = Call(s, "GET", WithQuery("/api/v1/audit", params), &body)) return rc;
+  if (PrintedAsJson(s, body)) return kExitOk;
   const json& entries = Array(body, "entries");
   if (entries.empty()) {
     *s.out << "no configuration changes recorded\n";

@@ -12,58 +12,11 @@ namespace hive::ctl {
 namespace {
 
 using nlohmann::json;
+using namespace cli;  // NOLINT: the helpers shared by the command files
 
 // Each blocking query waits this long on the server; the client's read
 // timeout is set above it.
 constexpr auto kWatchWait = std::chrono::minutes(5);
-
-int UsageError(Session& s, std::string_view message) {
-  *s.err << "error: " << message << '\n';
-  return kExitUsage;
-}
-
-// Sends one request through `client`; on a 2xx JSON answer fills *body and
-// *index (from X-Hive-Index) and returns kExitOk, else prints why.
-int Call(Session& s, HttpClient& client, std::string_view method, const std::string& target,
-         json* body, uint64_t* index = nullptr, std::string_view payload = {}) {
-  auto r = client.Send(method, target, payload, "application/json");
-  if (!r.ok()) {
-    *s.err << "error: cannot reach hived at " << s.addr << ": " << r.status().message() << '\n';
-    return kExitUnreachable;
-  }
-  if (!r->ok()) {
-    *s.err << "error: " << StatusFromResponse(*r).message();
-    if (r->status == 401) *s.err << " (set HIVE_TOKEN or pass --token)";
-    if (r->status == 403) *s.err << " (this needs an operator token)";
-    *s.err << '\n';
-    return kExitServerError;
-  }
-  *body = json::parse(r->body, nullptr, false);
-  if (body->is_discarded()) {
-    *s.err << "error: hived answered " << method << ' ' << target << " with invalid JSON\n";
-    return kExitServerError;
-  }
-  if (index != nullptr) {
-    auto header = r->HeaderValue("X-Hive-Index");
-    *index = header ? std::strtoull(header->c_str(), nullptr, 10) : 0;
-  }
-  return kExitOk;
-}
-
-std::string Text(const json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-const json& Member(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
 
 void PrintInstances(Session& s, const std::string& name, uint64_t index, const json& body) {
   if (s.json_output) {
@@ -73,25 +26,22 @@ void PrintInstances(Session& s, const std::string& name, uint64_t index, const j
   }
   const TimePoint now = s.clock->Now();
   *s.out << "# " << name << " at index " << index << ", " << FormatRfc3339(now) << '\n';
-  const json& instances = Member(body, "instances");
-  if (!instances.is_array() || instances.empty()) {
+  const json& instances = Array(body, "instances");
+  if (instances.empty()) {
     *s.out << "service " << name << " has no instances\n" << std::flush;
     return;
   }
   Table table({"ID", "ADDRESS", "VERSION", "HEALTH", "MAINTENANCE", "LAST-SEEN", "OUTPUT"});
   for (const json& inst : instances) {
-    std::string host = Text(inst, "address");
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    std::string last_seen = Text(inst, "last_seen");
-    if (auto t = ParseRfc3339(last_seen); t.ok()) last_seen = FormatAgo(*t, now);
-    const json& health = Member(inst, "health");
-    const json& maintenance = Member(inst, "maintenance");
+    const json& health = Object(inst, "health");
+    const json& maintenance = Object(inst, "maintenance");
     std::string maint = "-";
-    if (maintenance.is_object() && maintenance.value("enabled", false)) {
+    if (maintenance.value("enabled", false)) {
       maint = Text(maintenance, "reason").empty() ? "on" : "on: " + Text(maintenance, "reason");
     }
-    table.AddRow({Text(inst, "id"), host + ":" + Text(inst, "port"), Text(inst, "version"),
-                  Text(health, "status"), maint, last_seen, Text(health, "output")});
+    table.AddRow({Text(inst, "id"), InstanceAddress(inst), Text(inst, "version"),
+                  Text(health, "status"), maint, AgoText(inst, "last_seen", now),
+                  Text(health, "output")});
   }
   table.Print(*s.out);
   *s.out << std::flush;
@@ -141,12 +91,13 @@ int ServiceCommands::Watch(Session& s, const std::string& name, bool healthy_onl
       "/api/v1/services/" + name + "?wait=5m" + (healthy_only ? "&healthy=true" : "");
   json body;
   uint64_t index = 0;
-  if (int rc = Call(s, **client, "GET", base, &body, &index)) return rc;
+  if (int rc = Call(s, "GET", base, &body, {.client = client->get(), .index = &index})) return rc;
   PrintInstances(s, name, index, body);
   int printed = 0;
   while (updates_ == 0 || printed < updates_) {
     uint64_t next = 0;
-    if (int rc = Call(s, **client, "GET", base + "&index=" + std::to_string(index), &body, &next)) {
+    if (int rc = Call(s, "GET", base + "&index=" + std::to_string(index), &body,
+                      {.client = client->get(), .index = &next})) {
       return rc;
     }
     if (next == index) continue;  // the wait ended without a change
@@ -163,13 +114,10 @@ int ServiceCommands::Deregister(Session& s) {
   if (Status st = ValidateName(service_, "service"); !st.ok()) return UsageError(s, st.message());
   if (Status st = ValidateName(id_, "instance"); !st.ok()) return UsageError(s, st.message());
   json body;
-  if (int rc = Call(s, *s.client, "DELETE", "/api/v1/services/" + service_ + "/instances/" + id_,
-                    &body)) {
+  if (int rc = Call(s, "DELETE", "/api/v1/services/" + service_ + "/instances/" + id_, &body)) {
     return rc;
   }
-  if (s.json_output) {
-    *s.out << body.dump(2) << '\n';
-  } else {
+  if (!PrintedAsJson(s, body)) {
     *s.out << "deregistered " << service_ << "/" << id_ << '\n';
   }
   return kExitOk;
@@ -181,14 +129,11 @@ int ServiceCommands::Maintenance(Session& s) {
   const bool enabled = mode_ == "on";
   const json request{{"enabled", enabled}, {"reason", reason_}};
   json body;
-  if (int rc = Call(s, *s.client, "PUT",
-                    "/api/v1/services/" + service_ + "/instances/" + id_ + "/maintenance", &body,
-                    nullptr, request.dump())) {
+  if (int rc = Call(s, "PUT", "/api/v1/services/" + service_ + "/instances/" + id_ + "/maintenance",
+                    &body, {.payload = request.dump()})) {
     return rc;
   }
-  if (s.json_output) {
-    *s.out << body.dump(2) << '\n';
-  } else {
+  if (!PrintedAsJson(s, body)) {
     *s.out << service_ << "/" << id_
            << (enabled ? " is in maintenance: left out of healthy results\n"
                        : " is out of maintenance\n");

@@ -3,6 +3,7 @@
 // scraping, and config.on_change with rollout reports.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fake_control_plane.h"
@@ -15,16 +16,15 @@
 namespace hive::agent {
 namespace {
 
+using hive::testing::ReadFile;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 using nlohmann::json;
 using testing::FakeControlPlane;
-using testing::TempDir;
+using testing::FastAgentOptions;
 
 AgentOptions FastOptions() {
-  AgentOptions o;
-  o.poll_interval = std::chrono::milliseconds(20);
-  o.batch_linger = std::chrono::milliseconds(20);
-  o.retry_initial = std::chrono::milliseconds(20);
-  o.retry_max = std::chrono::milliseconds(100);
+  AgentOptions o = FastAgentOptions();
   o.drain_timeout = std::chrono::seconds(1);
   o.request_timeout = std::chrono::seconds(2);
   return o;
@@ -161,7 +161,7 @@ class OnChangeTest : public AgentFeaturesTest {
     c.config = f;
     return c;
   }
-  std::string File() { return testing::ReadFile(dir_ / "etc/orders.json"); }
+  std::string File() { return ReadFile(dir_ / "etc/orders.json"); }
 };
 
 TEST_F(OnChangeTest, CommandRunsAfterEachRenderAndTheVersionIsReported) {
@@ -172,7 +172,7 @@ TEST_F(OnChangeTest, CommandRunsAfterEachRenderAndTheVersionIsReported) {
   ASSERT_TRUE(agent.Start().ok());
   fake_.PushConfig({{"pool", 5}});
   ASSERT_TRUE(FakeControlPlane::WaitFor(
-      [&] { return testing::ReadFile(dir_ / "seen").find("\"pool\": 5") != std::string::npos; }));
+      [&] { return ReadFile(dir_ / "seen").find("\"pool\": 5") != std::string::npos; }));
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] {
     auto a = fake_.applied();
     return !a.empty() && a.back()["version"] == 1;
@@ -184,7 +184,7 @@ TEST_F(OnChangeTest, CommandRunsAfterEachRenderAndTheVersionIsReported) {
 }
 
 TEST_F(OnChangeTest, FailedOnChangeKeepsTheLastGoodFileAndReportsFailed) {
-  testing::WriteFile(dir_ / "allow", "");
+  WriteFile(dir_ / "allow", "");
   OnChangeConfig on;
   on.kind = OnChangeConfig::Kind::kCommand;
   // Succeeds while the file "allow" exists; says why when it fails.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fake_control_plane.h"
@@ -11,18 +12,17 @@
 namespace hive::agent {
 namespace {
 
+using hive::testing::AppendFile;
+using hive::testing::ReadFile;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 using nlohmann::json;
-using testing::AppendFile;
 using testing::FakeControlPlane;
-using testing::TempDir;
+using testing::FastAgentOptions;
 using Clock = std::chrono::steady_clock;
 
 AgentOptions FastOptions() {
-  AgentOptions o;
-  o.poll_interval = std::chrono::milliseconds(20);
-  o.batch_linger = std::chrono::milliseconds(20);
-  o.retry_initial = std::chrono::milliseconds(20);
-  o.retry_max = std::chrono::milliseconds(100);
+  AgentOptions o = FastAgentOptions();
   o.drain_timeout = std::chrono::seconds(1);
   o.rotate_wait = std::chrono::milliseconds(0);
   o.request_timeout = std::chrono::seconds(2);
@@ -65,7 +65,7 @@ class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
     log::SetLevel(log::Level::kError);
-    testing::WriteFile(dir_ / "agent.token", "agent-secret\n");
+    WriteFile(dir_ / "agent.token", "agent-secret\n");
     std::filesystem::create_directories(dir_ / "logs");
   }
   TempDir dir_;
@@ -126,13 +126,13 @@ TEST_F(AgentTest, RegistersHeartbeatsShipsLogsRendersConfigAndDeregisters) {
 
   // Config: rendered at start, then again on every change.
   const std::string config_file = dir_ / "etc/orders.json";
-  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return testing::ReadFile(config_file) == "{}\n"; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return ReadFile(config_file) == "{}\n"; }));
   fake.PushConfig({{"failure_rate", 0.3}, {"db.pool.size", 5}, {"name", "pay\"ments"}});
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] {
-    auto j = json::parse(testing::ReadFile(config_file), nullptr, false);
+    auto j = json::parse(ReadFile(config_file), nullptr, false);
     return j.is_object() && j.value("failure_rate", 0.0) == 0.3;
   }));
-  const json rendered = json::parse(testing::ReadFile(config_file));
+  const json rendered = json::parse(ReadFile(config_file));
   EXPECT_EQ(rendered, json({{"failure_rate", 0.3}, {"db.pool.size", 5}, {"name", "pay\"ments"}}));
   // The file is visible before on_change ran; the version counts after it.
   EXPECT_TRUE(
@@ -189,7 +189,7 @@ TEST_F(AgentTest, StopsPromptlyWhileTheControlPlaneIsDown) {
 
 TEST_F(AgentTest, StartFailsWhenTheSpoolDirectoryCannotBeCreated) {
   FakeControlPlane fake;
-  testing::WriteFile(dir_ / "not-a-dir", "x");
+  WriteFile(dir_ / "not-a-dir", "x");
   auto config = ParseAgentConfig(AgentYaml(dir_, fake.url()), "agent.yaml");
   ASSERT_TRUE(config.ok());
   config->spool_dir = dir_ / "not-a-dir/spool";

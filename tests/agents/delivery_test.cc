@@ -19,33 +19,22 @@
 namespace hive::agent {
 namespace {
 
+using hive::testing::AppendFile;
+using hive::testing::ReadFile;
+using hive::testing::TempDir;
 using nlohmann::json;
-using testing::AppendFile;
 using testing::FakeControlPlane;
-using testing::TempDir;
+using testing::FastAgentOptions;
+using testing::ShipperConfig;
 
 class DeliveryTest : public ::testing::Test {
  protected:
   void SetUp() override { log::SetLevel(log::Level::kError); }
 
-  AgentConfig Config() {
-    AgentConfig c;
-    c.service = "orders";
-    c.instance = "orders-1";
-    c.control_plane = fake_.url();
-    LogSourceConfig s;
-    s.path = dir_ / "*.log";
-    c.logs = {s};
-    c.spool_dir = dir_ / "spool";
-    return c;
-  }
+  AgentConfig Config() { return ShipperConfig(fake_.url(), dir_.path()); }
 
   static AgentOptions Options() {
-    AgentOptions o;
-    o.poll_interval = std::chrono::milliseconds(20);
-    o.batch_linger = std::chrono::milliseconds(20);
-    o.retry_initial = std::chrono::milliseconds(20);
-    o.retry_max = std::chrono::milliseconds(100);
+    AgentOptions o = FastAgentOptions();
     o.drain_timeout = std::chrono::milliseconds(500);
     o.rotate_wait = std::chrono::milliseconds(0);
     o.max_batch_lines = 200;
@@ -173,7 +162,7 @@ TEST_F(DeliveryTest, MalformedAndHugeLinesArriveOnceOrGoToTheDeadLetterFile) {
   EXPECT_EQ(events[4]["message"], "line 1");
   EXPECT_EQ(metrics_.Read().lines_truncated, 1u);
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return metrics_.Read().lines_dead_lettered == 1; }));
-  const std::string dead = testing::ReadFile(dir_ / "spool/dead-letter.ndjson");
+  const std::string dead = ReadFile(dir_ / "spool/dead-letter.ndjson");
   EXPECT_NE(dead.find("poison"), std::string::npos);
   EXPECT_EQ(dead.find("line 0"), std::string::npos);
 }

@@ -16,9 +16,11 @@
 namespace hive::agent {
 namespace {
 
+using hive::testing::AppendFile;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 using nlohmann::json;
 using testing::FakeControlPlane;
-using testing::TempDir;
 
 const std::string kAgent = std::string(HIVE_BINARY_DIR) + "/agents/hive-agent";
 
@@ -26,17 +28,17 @@ class ExecTest : public ::testing::Test {
  protected:
   std::string WriteYaml(const std::string& extra) {
     const std::string path = dir_ / "agent.yaml";
-    testing::WriteFile(path,
-                       "service: orders\n"
-                       "instance: orders-1\n"
-                       "port: 8081\n"
-                       "control_plane: " +
-                           fake_.url() +
-                           "\n"
-                           "heartbeat_interval: 200ms\n"
-                           "spool:\n"
-                           "  dir: " +
-                           (dir_ / "spool") + "\n" + extra);
+    WriteFile(path,
+              "service: orders\n"
+              "instance: orders-1\n"
+              "port: 8081\n"
+              "control_plane: " +
+                  fake_.url() +
+                  "\n"
+                  "heartbeat_interval: 200ms\n"
+                  "spool:\n"
+                  "  dir: " +
+                  (dir_ / "spool") + "\n" + extra);
     return path;
   }
 
@@ -126,8 +128,8 @@ TEST_F(ExecTest, Kill9MidStreamThenRestartDeliversEveryLineOnce) {
   std::atomic<bool> done = false;
   std::thread writer([&] {
     for (int i = 0; i < kLines; ++i) {
-      testing::AppendFile(dir_ / "app.log", "{\"seq\":" + std::to_string(i) + ",\"msg\":\"line " +
-                                                std::to_string(i) + "\"}\n");
+      AppendFile(dir_ / "app.log", "{\"seq\":" + std::to_string(i) + ",\"msg\":\"line " +
+                                       std::to_string(i) + "\"}\n");
       if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     done = true;

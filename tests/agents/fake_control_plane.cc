@@ -9,6 +9,25 @@
 
 namespace hive::agent::testing {
 
+AgentOptions FastAgentOptions() {
+  AgentOptions o;
+  o.poll_interval = std::chrono::milliseconds(20);
+  o.batch_linger = std::chrono::milliseconds(20);
+  o.retry_initial = std::chrono::milliseconds(20);
+  o.retry_max = std::chrono::milliseconds(100);
+  return o;
+}
+
+AgentConfig ShipperConfig(const std::string& control_plane, const std::string& dir) {
+  AgentConfig c;
+  c.service = "orders";
+  c.instance = "orders-1";
+  c.control_plane = control_plane;
+  c.logs = {{dir + "/*.log"}};
+  c.spool_dir = dir + "/spool";
+  return c;
+}
+
 using nlohmann::json;
 
 FakeControlPlane::FakeControlPlane(int port) {

@@ -18,9 +18,18 @@
 #include <string>
 #include <vector>
 
+#include "hive/agent/config.h"
 #include "hive/core/http.h"
 
 namespace hive::agent::testing {
+
+// Agent options that poll, linger and retry every few milliseconds, so that
+// tests against the fake wait little. Tests set the rest they depend on.
+AgentOptions FastAgentOptions();
+
+// The config of instance orders-1 of service orders that ships `dir`/*.log
+// to `control_plane` and spools in `dir`/spool.
+AgentConfig ShipperConfig(const std::string& control_plane, const std::string& dir);
 
 class FakeControlPlane {
  public:

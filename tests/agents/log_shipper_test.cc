@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fake_control_plane.h"
@@ -12,31 +13,22 @@
 namespace hive::agent {
 namespace {
 
+using hive::testing::AppendFile;
+using hive::testing::ReadFile;
+using hive::testing::TempDir;
 using nlohmann::json;
-using testing::AppendFile;
 using testing::FakeControlPlane;
-using testing::TempDir;
+using testing::FastAgentOptions;
+using testing::ShipperConfig;
 
 class LogShipperTest : public ::testing::Test {
  protected:
   void SetUp() override { log::SetLevel(log::Level::kError); }
 
-  AgentConfig Config() {
-    AgentConfig c;
-    c.service = "orders";
-    c.instance = "orders-1";
-    c.control_plane = fake_.url();
-    c.logs = {{dir_ / "*.log"}};
-    c.spool_dir = dir_ / "spool";
-    return c;
-  }
+  AgentConfig Config() { return ShipperConfig(fake_.url(), dir_.path()); }
 
   static AgentOptions Options() {
-    AgentOptions o;
-    o.poll_interval = std::chrono::milliseconds(20);
-    o.batch_linger = std::chrono::milliseconds(20);
-    o.retry_initial = std::chrono::milliseconds(20);
-    o.retry_max = std::chrono::milliseconds(100);
+    AgentOptions o = FastAgentOptions();
     o.drain_timeout = std::chrono::milliseconds(300);
     o.rotate_wait = std::chrono::milliseconds(0);
     return o;
@@ -149,7 +141,7 @@ TEST_F(LogShipperTest, BatchRefusedAsAWholeGoesToDeadLetterFile) {
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 1; }));
   shipper.Stop();
   EXPECT_EQ(Messages(), (std::vector<std::string>{"fine"}));
-  const auto dead = json::parse(testing::ReadFile(dir_ / "spool/dead-letter.ndjson"));
+  const auto dead = json::parse(ReadFile(dir_ / "spool/dead-letter.ndjson"));
   EXPECT_EQ(dead["message"], "poison");
   EXPECT_EQ(dead["trace_id"], "t-poison");
   EXPECT_EQ(fake_.ingest_requests(), 2);

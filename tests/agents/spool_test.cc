@@ -11,7 +11,8 @@
 namespace hive::agent {
 namespace {
 
-using testing::TempDir;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 
 SpoolRecord Record(std::string id, std::string body, bool from_files = false) {
   SpoolRecord r;
@@ -86,7 +87,7 @@ TEST_F(SpoolTest, TornAndCorruptRecordsAreSkippedAndCounted) {
     f.seekp(-3, std::ios::end);
     f.put('X');
   }
-  testing::WriteFile(dir_ / "spool/00000000000000000009.rec.tmp", "half written");
+  WriteFile(dir_ / "spool/00000000000000000009.rec.tmp", "half written");
   Spool spool(dir_ / "spool", 1 << 20);
   ASSERT_TRUE(spool.Open().ok());
   EXPECT_EQ(spool.corrupt_records(), 2u);

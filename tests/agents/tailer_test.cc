@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "temp_dir.h"
@@ -11,9 +12,9 @@
 namespace hive::agent {
 namespace {
 
-using testing::AppendFile;
-using testing::TempDir;
-using testing::WriteFile;
+using hive::testing::AppendFile;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 
 std::vector<std::string> ReadAll(LogTailer& t, size_t max_lines = 1000) {
   std::vector<std::string> out;

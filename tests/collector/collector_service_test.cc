@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "collector_server.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
+#include "temp_dir.h"
 
 namespace hive::collector {
 namespace {
@@ -18,42 +19,20 @@ using nlohmann::json;
 
 class CollectorServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hive-collector-http-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    Start();
-  }
+  void SetUp() override { Start(); }
 
-  void TearDown() override {
-    StopAll();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { StopAll(); }
 
   void Start() {
     registry_ = std::make_shared<prometheus::Registry>();
     CollectorOptions o;
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.clock = &clock_;
     o.metrics = registry_;
-    auto service = CollectorService::Open(o);
-    ASSERT_TRUE(service.ok()) << service.status().ToString();
-    service_ = std::move(*service);
-    HttpServerOptions so;
-    so.port = 0;
-    so.worker_threads = 8;
-    so.metrics = registry_;
-    server_ = std::make_unique<HttpServer>(so);
-    service_->Mount(*server_);
-    ASSERT_TRUE(server_->Start().ok());
+    StartCollector(o, &service_, &server_);
   }
 
-  void StopAll() {
-    if (server_) server_->Stop();
-    if (service_) service_->Stop();
-    server_.reset();
-    service_.reset();
-  }
+  void StopAll() { StopCollector(&service_, &server_); }
 
   std::unique_ptr<HttpClient> Client(bool gzip = false) {
     HttpClientOptions o;
@@ -81,7 +60,7 @@ class CollectorServiceTest : public ::testing::Test {
 
   std::string Metrics() { return Client()->Get("/metrics")->body; }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   FakeClock clock_{ParseRfc3339("2026-11-22T10:05:00Z").value()};
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<CollectorService> service_;
@@ -249,9 +228,8 @@ TEST_F(CollectorServiceTest, IngestAfterStopIs503) {
 }
 
 TEST(CollectorServiceOpenTest, UnwritableDataDirIsAClearError) {
-  char tmpl[] = "/tmp/hive-collector-open-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string file = std::string(tmpl) + "/not-a-dir";
+  hive::testing::TempDir dir;
+  const std::string file = dir / "not-a-dir";
   std::ofstream(file) << "x";
   CollectorOptions o;
   o.data_dir = file;
@@ -259,7 +237,6 @@ TEST(CollectorServiceOpenTest, UnwritableDataDirIsAClearError) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(s.status().message().find(file), std::string::npos) << s.status().message();
-  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace

@@ -8,16 +8,17 @@
 
 #include <cstdlib>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "collector_server.h"
 #include "hive/collector/collector_service.h"
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
+#include "temp_dir.h"
 
 namespace hive::collector {
 namespace {
@@ -139,23 +140,16 @@ std::vector<LogEvent> Events(int n) {
 
 class EsSinkTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hive-es-sink-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::unique_ptr<EsSink> StartSink(EsSinkOptions o = {}) {
     o.url = es_.url();
     o.backoff = std::chrono::milliseconds(1);
-    o.dead_letter_path = dir_ + "/dead.ndjson";
+    o.dead_letter_path = dir_ / "dead.ndjson";
     auto sink = EsSink::Start(o);
     EXPECT_TRUE(sink.ok()) << sink.status().ToString();
     return sink.ok() ? std::move(*sink) : nullptr;
   }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   FakeElasticsearch es_;
 };
 
@@ -201,7 +195,7 @@ TEST_F(EsSinkTest, PartialFailureRetriesOnly429ItemsAndDeadLettersTheRest) {
   EXPECT_EQ(c.sent, 2u);
   EXPECT_EQ(c.dead_lettered, 1u);
   EXPECT_EQ(c.retried, 2u);
-  std::string dead = ReadAll(dir_ + "/dead.ndjson");
+  std::string dead = ReadAll(dir_ / "dead.ndjson");
   json letter = json::parse(dead.substr(0, dead.find('\n')));
   EXPECT_EQ(letter["document"]["message"], "payment 1 declined");
   EXPECT_NE(letter["reason"].get<std::string>().find("document_parsing_exception"),
@@ -259,18 +253,14 @@ TEST_F(EsSinkTest, FullQueuePushesBack) {
 
 TEST_F(EsSinkTest, CollectorShipsStoredLogsWhenConfigured) {
   CollectorOptions o;
-  o.data_dir = dir_;
+  o.data_dir = dir_.path();
   o.signals.es.url = es_.url();
-  auto collector = CollectorService::Open(o);
-  ASSERT_TRUE(collector.ok()) << collector.status().ToString();
-  HttpServerOptions so;
-  so.port = 0;
-  so.worker_threads = 4;
-  HttpServer server(so);
-  (*collector)->Mount(server);
-  ASSERT_TRUE(server.Start().ok());
+  std::unique_ptr<CollectorService> collector;
+  std::unique_ptr<HttpServer> server;
+  StartCollector(o, &collector, &server);
+  ASSERT_FALSE(HasFatalFailure());
   HttpClientOptions co;
-  co.base_url = "http://127.0.0.1:" + std::to_string(server.port());
+  co.base_url = "http://127.0.0.1:" + std::to_string(server->port());
   auto client = HttpClient::Create(co);
   ASSERT_TRUE(client.ok());
   auto r = (*client)->Send("POST", "/api/v1/ingest/logs",
@@ -287,9 +277,7 @@ TEST_F(EsSinkTest, CollectorShipsStoredLogsWhenConfigured) {
                       R"({"service":"orders","message":"two"})",
                       "application/x-ndjson", {{"X-Hive-Batch-Id", "b1"}});
   ASSERT_EQ(r->status, 200) << r->body;
-  server.Stop();
-  (*collector)->Stop();
-  collector->reset();  // joins the sink after it sent what was queued
+  StopCollector(&collector, &server);  // joins the sink after it sent what was queued
   size_t docs = 0;
   for (const std::string& body : es_.requests()) docs += FakeElasticsearch::Lines(body).size();
   EXPECT_EQ(docs, 2u);

@@ -16,6 +16,7 @@
 
 #include "hive/collector/segment_log_store.h"
 #include "hive/core/clock.h"
+#include "temp_dir.h"
 
 namespace hive::collector {
 namespace {
@@ -71,18 +72,12 @@ bool WaitFor(F done) {
 class LogBlocksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/hive-log-blocks-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    options_.dir = dir_ + "/collector";
+    options_.dir = dir_ / "collector";
     options_.segment_bytes = 4096;
     options_.part_bytes = 4096;
     options_.clock = &clock_;
   }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
   void Open() {
     store_.reset();
@@ -122,7 +117,7 @@ class LogBlocksTest : public ::testing::Test {
     return n;
   }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   FakeClock clock_;
   SegmentLogStoreOptions options_;
   std::unique_ptr<LogStore> store_;
@@ -371,7 +366,7 @@ TEST_F(LogBlocksTest, WalTruncatedAnywhereOpensToAPrefixOfBatches) {
     ends.push_back(fs::file_size(wal));
   }
   store_.reset();
-  const fs::path copy = dir_ + "/wal-copy";
+  const fs::path copy = dir_ / "wal-copy";
   fs::copy_file(wal, copy);
   const uint64_t size = fs::file_size(copy);
   for (uint64_t cut = 0; cut <= size; cut += 11) {

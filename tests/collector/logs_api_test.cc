@@ -4,14 +4,15 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
-#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "collector_server.h"
 #include "hive/collector/collector_service.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
+#include "temp_dir.h"
 
 namespace hive::collector {
 namespace {
@@ -21,30 +22,14 @@ using nlohmann::json;
 class LogsApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/hive-logs-api-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     CollectorOptions o;
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.clock = &clock_;
     o.metrics = std::make_shared<prometheus::Registry>();
-    auto service = CollectorService::Open(o);
-    ASSERT_TRUE(service.ok()) << service.status().ToString();
-    service_ = std::move(*service);
-    HttpServerOptions so;
-    so.port = 0;
-    so.worker_threads = 8;
-    so.metrics = o.metrics;
-    server_ = std::make_unique<HttpServer>(so);
-    service_->Mount(*server_);
-    ASSERT_TRUE(server_->Start().ok());
+    StartCollector(o, &service_, &server_);
   }
 
-  void TearDown() override {
-    server_->Stop();
-    service_->Stop();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { StopCollector(&service_, &server_); }
 
   std::unique_ptr<HttpClient> Client() {
     HttpClientOptions o;
@@ -67,7 +52,7 @@ class LogsApiTest : public ::testing::Test {
     return json::parse(r->body, nullptr, /*allow_exceptions=*/false);
   }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   FakeClock clock_{ParseRfc3339("2026-11-22T10:05:00Z").value()};
   std::unique_ptr<CollectorService> service_;
   std::unique_ptr<HttpServer> server_;

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include "temp_dir.h"
 
 namespace hive::collector {
 namespace {
@@ -11,20 +11,12 @@ using std::chrono::seconds;
 
 class MetricsStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hive-metrics-store-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    Open();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { Open(); }
+  void TearDown() override { store_.reset(); }
   void Open() {
     store_.reset();
     MetricsStoreOptions o;
-    o.path = dir_ + "/metrics.db";
+    o.path = dir_ / "metrics.db";
     o.clock = &clock_;
     auto s = MetricsStore::Open(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -38,7 +30,7 @@ class MetricsStoreTest : public ::testing::Test {
   }
   int64_t NowMs() const { return ToUnixNanos(clock_.Now()) / 1'000'000; }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   FakeClock clock_;
   std::unique_ptr<MetricsStore> store_;
 };

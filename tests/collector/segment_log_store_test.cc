@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include "temp_dir.h"
+
 namespace hive::collector {
 namespace {
 
@@ -43,20 +45,12 @@ std::vector<std::string> Messages(const std::vector<LogEvent>& events) {
 
 class SegmentLogStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hive-collector-store-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
   void Open(uint64_t segment_bytes = 64u << 20) {
     store_.reset();
     SegmentLogStoreOptions o;
-    o.dir = dir_ + "/collector";
+    o.dir = dir_ / "collector";
     o.segment_bytes = segment_bytes;
     o.metrics = registry_;
     auto s = OpenSegmentLogStore(o);
@@ -81,7 +75,7 @@ class SegmentLogStoreTest : public ::testing::Test {
 
   std::vector<fs::path> Segments() {
     std::vector<fs::path> out;
-    for (const auto& entry : fs::directory_iterator(dir_ + "/collector")) {
+    for (const auto& entry : fs::directory_iterator(dir_ / "collector")) {
       if (entry.path().extension() == ".log") out.push_back(entry.path());
     }
     std::sort(out.begin(), out.end());
@@ -95,7 +89,7 @@ class SegmentLogStoreTest : public ::testing::Test {
     return -1;
   }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<LogStore> store_;
 };
@@ -240,7 +234,7 @@ TEST_F(SegmentLogStoreTest, SegmentsRollIntoSealedBlocksAndAreAllReadBack) {
   }
   EXPECT_GE(store_->Stats().blocks, 2u);
   EXPECT_GE(Gauge("hive_collector_blocks"), 2);
-  EXPECT_TRUE(fs::exists(dir_ + "/collector/catalog.db"));
+  EXPECT_TRUE(fs::exists(dir_ / "collector/catalog.db"));
   EXPECT_EQ(store_->Stats().events, 60u);
   Open(4096);
   std::vector<LogEvent> all = All(/*newest_first=*/false);
@@ -327,7 +321,7 @@ TEST_F(SegmentLogStoreTest, NewestFirstIsByTimestampNotArrival) {
 }
 
 TEST_F(SegmentLogStoreTest, UnwritableDirectoryIsAClearError) {
-  std::string file = dir_ + "/a-file";
+  std::string file = dir_ / "a-file";
   std::ofstream(file) << "x";
   SegmentLogStoreOptions o;
   o.dir = file + "/collector";
@@ -340,17 +334,17 @@ TEST_F(SegmentLogStoreTest, UnwritableDirectoryIsAClearError) {
 TEST_F(SegmentLogStoreTest, DirectoryInUseIsRefused) {
   Open();
   SegmentLogStoreOptions o;
-  o.dir = dir_ + "/collector";
+  o.dir = dir_ / "collector";
   auto second = OpenSegmentLogStore(o);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
 }
 
 TEST_F(SegmentLogStoreTest, ForeignFileIsNotTakenForASegment) {
-  fs::create_directories(dir_ + "/collector");
-  std::ofstream(dir_ + "/collector/segment-0000000000000001.log") << "this is not a segment";
+  fs::create_directories(dir_ / "collector");
+  std::ofstream(dir_ / "collector/segment-0000000000000001.log") << "this is not a segment";
   SegmentLogStoreOptions o;
-  o.dir = dir_ + "/collector";
+  o.dir = dir_ / "collector";
   auto s = OpenSegmentLogStore(o);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("not a hive log segment"), std::string::npos);

@@ -14,10 +14,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../support/process.h"
+#include "collector_server.h"
 #include "hive/collector/collector_service.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
+#include "process.h"
+#include "temp_dir.h"
 
 namespace hive::collector {
 namespace {
@@ -27,42 +29,19 @@ using std::chrono::seconds;
 
 class SignalsServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hive-signals-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-
-  void TearDown() override {
-    StopAll();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { StopAll(); }
 
   void Start(Clock* clock, SignalsOptions signals = {}) {
     registry_ = std::make_shared<prometheus::Registry>();
     CollectorOptions o;
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.clock = clock;
     o.metrics = registry_;
     o.signals = std::move(signals);
-    auto service = CollectorService::Open(o);
-    ASSERT_TRUE(service.ok()) << service.status().ToString();
-    service_ = std::move(*service);
-    HttpServerOptions so;
-    so.port = 0;
-    so.worker_threads = 8;
-    so.metrics = registry_;
-    server_ = std::make_unique<HttpServer>(so);
-    service_->Mount(*server_);
-    ASSERT_TRUE(server_->Start().ok());
+    StartCollector(o, &service_, &server_);
   }
 
-  void StopAll() {
-    if (server_) server_->Stop();
-    if (service_) service_->Stop();
-    server_.reset();
-    service_.reset();
-  }
+  void StopAll() { StopCollector(&service_, &server_); }
 
   std::string BaseUrl() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
 
@@ -86,7 +65,7 @@ class SignalsServiceTest : public ::testing::Test {
 
   std::string MetricsText() { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   FakeClock clock_{FromUnixNanos(ToUnixNanos(Clock::System().Now()))};
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<CollectorService> service_;
@@ -429,7 +408,7 @@ TEST_F(SignalsServiceTest, ExportPassesPromtoolAndIsScrapedByPrometheus) {
             std::string::npos)
       << exported.body;
 
-  std::string work = dir_ + "/prom";
+  std::string work = dir_ / "prom";
   std::filesystem::create_directories(work);
   std::ofstream(work + "/export.txt") << exported.body;
   testing::CommandResult check =

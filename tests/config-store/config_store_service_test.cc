@@ -8,14 +8,17 @@
 #include <thread>
 
 #include "hive/core/http_client.h"
+#include "temp_dir.h"
 #include "test_support.h"
 
 namespace hive::config_store {
 namespace {
 
+using hive::testing::TempDir;
 using nlohmann::json;
+using testing::ClientOf;
 using testing::MetricValue;
-using testing::TempDir;
+using testing::StartConfigStore;
 
 constexpr std::string_view kOperatorToken = "operator-secret";
 constexpr std::string_view kAgentToken = "agent-secret";
@@ -28,23 +31,13 @@ class ConfigStoreServiceTest : public ::testing::Test {
     ConfigStoreOptions options;
     options.data_dir = dir_.path();
     options.metrics = registry_;
-    auto service = ConfigStoreService::Open(options);
-    ASSERT_TRUE(service.ok()) << service.status().ToString();
-    service_ = std::move(*service);
-
-    HttpServerOptions server_options;
-    server_options.port = 0;
-    server_options.worker_threads = 8;
-    server_options.metrics = registry_;
+    std::shared_ptr<TokenAuthenticator> auth;
     if (with_tokens) {
-      auto auth = std::make_shared<TokenAuthenticator>();
+      auth = std::make_shared<TokenAuthenticator>();
       ASSERT_TRUE(auth->Add("ci-deployer", Role::kOperator, kOperatorToken).ok());
       ASSERT_TRUE(auth->Add("payments-1", Role::kAgent, kAgentToken).ok());
-      server_options.auth = auth;
     }
-    server_ = std::make_unique<HttpServer>(server_options);
-    service_->Mount(*server_);
-    ASSERT_TRUE(server_->Start().ok());
+    StartConfigStore(options, auth, &service_, &server_);
   }
 
   void TearDown() override {
@@ -53,12 +46,7 @@ class ConfigStoreServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<HttpClient> Client(std::string_view token = {}) {
-    HttpClientOptions o;
-    o.base_url = "http://127.0.0.1:" + std::to_string(server_->port());
-    o.bearer_token = std::string(token);
-    auto c = HttpClient::Create(o);
-    EXPECT_TRUE(c.ok());
-    return c.ok() ? std::move(*c) : nullptr;
+    return ClientOf(*server_, token);
   }
 
   HttpClientResponse Put(HttpClient& c, std::string_view path, std::string_view body,

@@ -6,13 +6,14 @@
 #include <chrono>
 #include <thread>
 
+#include "temp_dir.h"
 #include "test_support.h"
 
 namespace hive::config_store {
 namespace {
 
+using hive::testing::TempDir;
 using testing::MetricValue;
-using testing::TempDir;
 
 WriteRequest Write(std::string app, std::string profile, std::string author = "alice",
                    std::string message = "") {

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "test_support.h"
+#include "temp_dir.h"
 
 namespace hive::config_store {
 namespace {
@@ -56,7 +56,7 @@ TEST(SecretBoxTest, KeyTextIsHexOrBase64OfExactly32Bytes) {
 }
 
 TEST(SecretBoxTest, LoadKeyFileNamesTheFile) {
-  testing::TempDir dir;
+  hive::testing::TempDir dir;
   const std::string path = dir.path() + "/secrets.key";
   auto missing = SecretBox::LoadKeyFile(path);
   EXPECT_EQ(missing.status().code(), StatusCode::kFailedPrecondition);

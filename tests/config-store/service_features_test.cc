@@ -18,6 +18,8 @@ namespace {
 
 using hive::testing::TempDir;
 using nlohmann::json;
+using testing::ClientOf;
+using testing::StartConfigStore;
 
 constexpr std::string_view kAdmin = "admin-token";
 constexpr std::string_view kOperator = "operator-token";
@@ -38,24 +40,12 @@ class ServiceFeaturesTest : public ::testing::Test {
     auto box = SecretBox::FromKeyText(kKey);
     ASSERT_TRUE(box.ok());
     options.secrets = std::make_shared<SecretBox>(*box);
-    auto service = ConfigStoreService::Open(options);
-    ASSERT_TRUE(service.ok()) << service.status().ToString();
-    service_ = std::move(*service);
-
-    HttpServerOptions server_options;
-    server_options.port = 0;
-    server_options.worker_threads = 8;
-    server_options.access_log = AccessLog::kNone;
-    server_options.metrics = registry_;
     auto auth = std::make_shared<TokenAuthenticator>();
     ASSERT_TRUE(auth->Add("root", Role::kAdmin, kAdmin).ok());
     ASSERT_TRUE(auth->Add("ci-deployer", Role::kOperator, kOperator).ok());
     ASSERT_TRUE(auth->Add("dashboard", Role::kReader, kReader).ok());
     ASSERT_TRUE(auth->Add("payments-1", Role::kAgent, kAgent).ok());
-    server_options.auth = auth;
-    server_ = std::make_unique<HttpServer>(server_options);
-    service_->Mount(*server_);
-    ASSERT_TRUE(server_->Start().ok());
+    StartConfigStore(options, auth, &service_, &server_, AccessLog::kNone);
   }
 
   void TearDown() override {
@@ -63,14 +53,7 @@ class ServiceFeaturesTest : public ::testing::Test {
     if (server_) server_->Stop();
   }
 
-  std::unique_ptr<HttpClient> Client(std::string_view token) {
-    HttpClientOptions o;
-    o.base_url = "http://127.0.0.1:" + std::to_string(server_->port());
-    o.bearer_token = std::string(token);
-    auto c = HttpClient::Create(o);
-    EXPECT_TRUE(c.ok());
-    return c.ok() ? std::move(*c) : nullptr;
-  }
+  std::unique_ptr<HttpClient> Client(std::string_view token) { return ClientOf(*server_, token); }
 
   HttpClientResponse Send(std::string_view token, std::string_view method, std::string_view path,
                           std::string_view body = {},
@@ -169,9 +152,9 @@ TEST_F(ServiceFeaturesTest, SecretsAreRedactedForReadersAndOperatorsOnly) {
   EXPECT_EQ(
       GetJson(kAdmin, std::string(kDoc) + "/versions/1?redact=true")["properties"]["db.password"],
       "<redacted>");
-  EXPECT_EQ(GetJson(kAdmin, std::string(kDoc) + "/diff?redact=true")["diff"]["changed"]
-                   ["db.password"],
-            (json{{"from", "<redacted>"}, {"to", "<redacted>"}}));
+  EXPECT_EQ(
+      GetJson(kAdmin, std::string(kDoc) + "/diff?redact=true")["diff"]["changed"]["db.password"],
+      (json{{"from", "<redacted>"}, {"to", "<redacted>"}}));
   const std::string history = Send(kAdmin, "GET", std::string(kDoc) + "/history").body;
   const std::string audit = Send(kAdmin, "GET", "/api/v1/audit").body;
   for (const std::string& body : {history, audit}) {

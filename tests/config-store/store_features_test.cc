@@ -10,12 +10,12 @@
 #include <thread>
 
 #include "hive/config_store/config_store.h"
-#include "test_support.h"
+#include "temp_dir.h"
 
 namespace hive::config_store {
 namespace {
 
-using testing::TempDir;
+using hive::testing::TempDir;
 
 constexpr std::string_view kKey =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

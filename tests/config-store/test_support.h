@@ -1,34 +1,53 @@
-// Helpers shared by the config store tests: a temporary data directory and
-// reading one metric value back out of a prometheus registry.
+// Helpers shared by the config store tests: the service on a real HTTP
+// server, clients for it, and reading one metric value back out of a
+// prometheus registry.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <prometheus/registry.h>
-#include <stdlib.h>
 
-#include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "hive/config_store/config_store_service.h"
+#include "hive/core/http.h"
+#include "hive/core/http_client.h"
+
 namespace hive::config_store::testing {
 
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hive-config-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
+// Opens the service with `options` and serves it on 127.0.0.1 port 0 (8
+// workers; options.metrics also holds the server's metrics; a null `auth`
+// lets every caller in as admin). Fails the current test when either does
+// not start.
+inline void StartConfigStore(const ConfigStoreOptions& options,
+                             std::shared_ptr<const TokenAuthenticator> auth,
+                             std::unique_ptr<ConfigStoreService>* service,
+                             std::unique_ptr<HttpServer>* server,
+                             AccessLog access_log = AccessLog::kErrors) {
+  auto opened = ConfigStoreService::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  *service = std::move(*opened);
+  HttpServerOptions server_options;
+  server_options.port = 0;
+  server_options.worker_threads = 8;
+  server_options.access_log = access_log;
+  server_options.metrics = options.metrics;
+  server_options.auth = std::move(auth);
+  *server = std::make_unique<HttpServer>(server_options);
+  (*service)->Mount(**server);
+  ASSERT_TRUE((*server)->Start().ok());
+}
 
- private:
-  std::string path_;
-};
+// A client of `server` that sends `token` (none when empty).
+inline std::unique_ptr<HttpClient> ClientOf(const HttpServer& server, std::string_view token) {
+  HttpClientOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(server.port());
+  o.bearer_token = std::string(token);
+  auto c = HttpClient::Create(o);
+  EXPECT_TRUE(c.ok());
+  return c.ok() ? std::move(*c) : nullptr;
+}
 
 // The value of the counter or gauge `name` whose labels include
 // label=label_value (any labels when `label` is empty); -1 when absent.

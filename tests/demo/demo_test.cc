@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -16,29 +15,16 @@
 #include "json_log.h"
 #include "request_metrics.h"
 #include "service_config.h"
+#include "temp_dir.h"
 #include "trace_context.h"
 
 namespace hive::demo {
 namespace {
 
 namespace fs = std::filesystem;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 using Json = nlohmann::json;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "hive-demo-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
 
 std::vector<Json> ReadLogLines(const std::string& path) {
   std::vector<Json> lines;
@@ -46,11 +32,6 @@ std::vector<Json> ReadLogLines(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) lines.push_back(Json::parse(line));
   return lines;
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
 }
 
 // Polls `condition` until it holds or 10 s pass.
@@ -128,7 +109,7 @@ TEST(JsonLogTest, ReplacesInvalidUtf8) {
 TEST(JsonLogTest, ConcurrentWritersKeepLinesWhole) {
   TempDir dir;
   std::string error;
-  auto log = JsonLog::Open(dir.File("app.log"), &error);
+  auto log = JsonLog::Open(dir / "app.log", &error);
   ASSERT_NE(log, nullptr) << error;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -139,7 +120,7 @@ TEST(JsonLogTest, ConcurrentWritersKeepLinesWhole) {
     });
   }
   for (auto& thread : threads) thread.join();
-  EXPECT_EQ(ReadLogLines(dir.File("app.log")).size(), 2000u);
+  EXPECT_EQ(ReadLogLines(dir / "app.log").size(), 2000u);
 }
 
 TEST(JsonLogTest, OpenFailsWithReason) {
@@ -182,9 +163,9 @@ TEST(ServiceSettingsTest, RejectsBadDocuments) {
 TEST(ConfigWatcherTest, FollowsFileAndKeepsValuesOnBadFile) {
   TempDir dir;
   std::string error;
-  auto log = JsonLog::Open(dir.File("svc.log"), &error);
+  auto log = JsonLog::Open(dir / "svc.log", &error);
   ASSERT_NE(log, nullptr) << error;
-  std::string path = dir.File("svc.json");
+  std::string path = dir / "svc.json";
   WriteFile(path, R"({"failure_rate": 0.25})");
   ConfigWatcher watcher(path, log.get(), std::chrono::milliseconds(10));
   EXPECT_DOUBLE_EQ(watcher.Current().failure_rate, 0.25);
@@ -195,7 +176,7 @@ TEST(ConfigWatcherTest, FollowsFileAndKeepsValuesOnBadFile) {
 
   WriteFile(path, "{not json");
   ASSERT_TRUE(Eventually([&] {
-    for (const Json& line : ReadLogLines(dir.File("svc.log"))) {
+    for (const Json& line : ReadLogLines(dir / "svc.log")) {
       if (line["level"] == "warn") return true;
     }
     return false;
@@ -205,7 +186,7 @@ TEST(ConfigWatcherTest, FollowsFileAndKeepsValuesOnBadFile) {
   fs::remove(path);
   ASSERT_TRUE(Eventually([&] {
     int warnings = 0;
-    for (const Json& line : ReadLogLines(dir.File("svc.log"))) warnings += line["level"] == "warn";
+    for (const Json& line : ReadLogLines(dir / "svc.log")) warnings += line["level"] == "warn";
     return warnings == 2;
   }));
   EXPECT_DOUBLE_EQ(watcher.Current().failure_rate, 1);
@@ -272,8 +253,8 @@ class DemoShop {
   }
 
   DemoService& service(const std::string& name) { return *Find(name).service; }
-  std::string LogFile(const std::string& name) const { return dir_.File(name + ".log"); }
-  std::string ConfigFile(const std::string& name) const { return dir_.File(name + ".json"); }
+  std::string LogFile(const std::string& name) const { return dir_ / (name + ".log"); }
+  std::string ConfigFile(const std::string& name) const { return dir_ / (name + ".json"); }
   httplib::Client Client(const std::string& name) {
     return httplib::Client("127.0.0.1", service(name).port());
   }
@@ -475,7 +456,7 @@ TEST(DemoShopTest, StopBeforeRunReturnsAtOnce) {
   ServiceOptions options;
   options.name = "payments";
   options.role = Role::kPayments;
-  options.log_file = dir.File("p.log");
+  options.log_file = dir / "p.log";
   std::string error;
   auto service = DemoService::Create(options, &error);
   ASSERT_NE(service, nullptr) << error;

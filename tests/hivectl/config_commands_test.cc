@@ -1,11 +1,8 @@
 // hivectl's config and audit commands against a real config store (SQLite on
 // disk, HTTP on port 0) and a stand-in registry route for `push --wait`.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -15,6 +12,7 @@
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
 #include "hive/ctl/hivectl.h"
+#include "temp_dir.h"
 
 namespace hive::ctl {
 namespace {
@@ -36,11 +34,8 @@ struct RunResult {
 class ConfigCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hivectl-config-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     config_store::ConfigStoreOptions options;
-    options.data_dir = dir_;
+    options.data_dir = dir_.path();
     auto box = config_store::SecretBox::FromKeyText(kKey);
     ASSERT_TRUE(box.ok());
     options.secrets = std::make_shared<config_store::SecretBox>(*box);
@@ -81,8 +76,6 @@ class ConfigCommandsTest : public ::testing::Test {
   void TearDown() override {
     service_->Stop();
     server_->Stop();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   RunResult Run(std::vector<std::string> args, const std::string& token = kOperator) {
@@ -100,8 +93,8 @@ class ConfigCommandsTest : public ::testing::Test {
   }
 
   std::string WriteFile(const std::string& name, const std::string& content) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << content;
+    const std::string path = dir_ / name;
+    hive::testing::WriteFile(path, content);
     return path;
   }
 
@@ -124,7 +117,7 @@ class ConfigCommandsTest : public ::testing::Test {
     healthy_ = std::move(ids);
   }
 
-  std::string dir_;
+  hive::testing::TempDir dir_;
   CtlEnvironment env_;
   std::unique_ptr<config_store::ConfigStoreService> service_;
   std::unique_ptr<HttpServer> server_;

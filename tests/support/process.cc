@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -64,13 +63,6 @@ int DecodeWaitStatus(int status) {
 }
 
 }  // namespace
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_prefix,
                            std::vector<std::string> extra_env)

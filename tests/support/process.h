@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"  // ReadFile, for the children's output
+
 namespace hive::testing {
 
 class ChildProcess {
@@ -65,7 +67,5 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 
 // A directory for the current test, unique to this test process.
 std::string MakeTestDir();
-
-std::string ReadFile(const std::string& path);
 
 }  // namespace hive::testing
