@@ -9,6 +9,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
   libsimdjson-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   nodejs npm chromium
   etcd-server
   prometheus

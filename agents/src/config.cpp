@@ -73,6 +73,9 @@ Result<Duration> GetDuration(const ErrorContext& ctx, const YAML::Node& node,
   auto d = ParseDuration(node.Scalar());
   if (!d.ok()) return ctx.Error(node, key, d.status().message());
   if (d->count() <= 0) return ctx.Error(node, key, "must be longer than zero");
+  // Far past any sane interval, and short enough that the agent's arithmetic
+  // on it (the lease is three heartbeats) cannot overflow.
+  if (*d > std::chrono::hours(24 * 365)) return ctx.Error(node, key, "must be at most 365d");
   return *d;
 }
 

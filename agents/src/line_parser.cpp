@@ -60,6 +60,42 @@ std::string StripGroupNames(std::string_view pattern, std::vector<std::string>* 
 
 Result<std::regex> Compile(std::string_view pattern, std::vector<std::string>* names) {
   const std::string plain = StripGroupNames(pattern, names);
+  // std::regex reads a back-reference (\4) or a count ({4,8}) into a long
+  // without an overflow check, and builds states per repetition: counts
+  // over 1000 (RE2's limit too) and back-references past \999 are refused.
+  const auto digits_at = [&plain](size_t at) {
+    size_t n = 0;
+    while (at + n < plain.size() && plain[at + n] >= '0' && plain[at + n] <= '9') ++n;
+    return n;
+  };
+  bool in_class = false;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    const char c = plain[i];
+    if (c == '\\') {
+      const size_t digits = digits_at(i + 1);
+      if (digits > 3) {
+        return Status::InvalidArgument("bad regular expression: back-reference \\" +
+                                       plain.substr(i + 1, digits) + " is out of range");
+      }
+      i += digits == 0 ? 1 : digits;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < plain.size() && plain[i + 1] == ']') ++i;
+    } else if (c == '{') {
+      for (size_t j = i + 1;;) {
+        const size_t digits = digits_at(j);
+        if (digits > 4 || (digits > 0 && std::stoi(plain.substr(j, digits)) > 1000)) {
+          return Status::InvalidArgument("bad regular expression: repetition count " +
+                                         plain.substr(j, digits) + " is over 1000");
+        }
+        j += digits;
+        if (digits == 0 || j >= plain.size() || plain[j] != ',') break;
+        ++j;
+      }
+    }
+  }
   try {
     return std::regex(plain, std::regex::ECMAScript | std::regex::optimize);
   } catch (const std::regex_error& e) {

@@ -19,6 +19,10 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 constexpr int kMaxFlattenDepth = 32;
+// The collector refuses a line whose trace_id, span_id or parent_span_id is
+// longer (collector/include/hive/collector/ndjson.h kMaxIdBytes); a longer
+// value stays in attrs instead of costing the whole line.
+constexpr size_t kMaxIdBytes = 128;
 
 // Alias groups, in order of preference within each group.
 enum Group { kTs, kLevel, kMessage, kTrace, kSpan, kParent, kTraceparent, kGroups };
@@ -111,10 +115,13 @@ std::optional<int64_t> ParseTs(element v) {
       // Integers stay exact: seconds, ms, us or ns by magnitude.
       const int64_t i = v.get_int64().value_unsafe();
       if (i < 0) return std::nullopt;
-      if (i < 100'000'000'000) return i * 1'000'000'000;
-      if (i < 100'000'000'000'000) return i * 1'000'000;
-      if (i < 100'000'000'000'000'000) return i * 1'000;
-      return i;
+      const int64_t scale = i < 100'000'000'000           ? 1'000'000'000
+                            : i < 100'000'000'000'000     ? 1'000'000
+                            : i < 100'000'000'000'000'000 ? 1'000
+                                                          : 1;
+      int64_t ns;
+      if (__builtin_mul_overflow(i, scale, &ns)) return std::nullopt;  // past 2262
+      return ns;
     }
     case element_type::UINT64:
       return std::nullopt;
@@ -126,7 +133,8 @@ std::optional<int64_t> ParseTs(element v) {
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
       if (ec == std::errc() && p == s.data() + s.size()) return EpochToNanos(d);
       auto t = ParseRfc3339(s);
-      if (!t.ok()) return std::nullopt;
+      // The collector takes no time before 1970, as for the numbers above.
+      if (!t.ok() || ToUnixNanos(*t) < 0) return std::nullopt;
       return ToUnixNanos(*t);
     }
     default:
@@ -281,7 +289,7 @@ struct LogLineMapper::Impl {
       if (v.type() == element_type::STRING || v.type() == element_type::INT64 ||
           v.type() == element_type::UINT64) {
         id = PlainText(v);
-        if (!id.empty()) used = i;
+        if (!id.empty() && id.size() <= kMaxIdBytes) used = i;
       }
     }
     RestToAttrs(group, used);

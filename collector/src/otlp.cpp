@@ -413,6 +413,16 @@ Status AddMetric(const json& metric, ParsedExposition* out, size_t* rejected,
   Result<const json*> points = ArrayField(*data, "dataPoints", family.c_str());
   if (!points.ok()) return points.status();
   if (*points == nullptr) return Status::Ok();
+  // One name, one type: a second metric of the name with another type would
+  // retype the first one's samples (a summary with _bucket series).
+  if (auto it = out->families.find(family); it != out->families.end() && it->second.type != type) {
+    *rejected += (*points)->size();
+    if (first_error->empty()) {
+      *first_error = "metric '" + family + "' was already sent as a " +
+                     std::string(MetricTypeName(it->second.type));
+    }
+    return Status::Ok();
+  }
   MetricFamily& f = out->families[family];
   f.name = family;
   f.type = type;

@@ -316,7 +316,9 @@ Result<ParsedExposition> ParsePrometheusText(std::string_view text) {
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // Every trailing CR: one left in a HELP text would be written back as a
+    // line ending and read back without it.
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view trimmed = line;
     SkipSpaces(trimmed);
     if (trimmed.empty()) continue;

@@ -4,6 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "event_fields.h"
 #include "hive/core/text.h"
 
 namespace hive::collector {
@@ -11,50 +12,15 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-void AppendAttrs(std::string& out, const std::vector<std::pair<std::string, AttrValue>>& attrs) {
-  out += '{';
-  bool first = true;
-  for (const auto& [key, value] : attrs) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, key);
-    out += ':';
-    if (const auto* s = std::get_if<std::string>(&value)) {
-      AppendJsonString(out, *s);
-    } else if (const auto* i = std::get_if<int64_t>(&value)) {
-      out += std::to_string(*i);
-    } else if (const auto* d = std::get_if<double>(&value)) {
-      AppendJsonNumber(out, *d);
-    } else {
-      out += std::get<bool>(value) ? "true" : "false";
-    }
-  }
-  out += '}';
-}
-
 void AppendSpanFields(std::string& out, const Span& span, bool start_as_ns) {
   out += "{\"trace_id\":";
   AppendJsonString(out, span.trace_id);
   out += ",\"span_id\":";
   AppendJsonString(out, span.span_id);
-  if (!span.parent_span_id.empty()) {
-    out += ",\"parent_span_id\":";
-    AppendJsonString(out, span.parent_span_id);
-  }
+  AppendOptionalField(out, "parent_span_id", span.parent_span_id);
   out += ",\"service\":";
   AppendJsonString(out, span.service);
-  if (!span.instance.empty()) {
-    out += ",\"instance\":";
-    AppendJsonString(out, span.instance);
-  }
+  AppendOptionalField(out, "instance", span.instance);
   out += ",\"name\":";
   AppendJsonString(out, span.name);
   out += ",\"kind\":\"";
@@ -69,7 +35,7 @@ void AppendSpanFields(std::string& out, const Span& span, bool start_as_ns) {
   AppendJsonNumber(out, span.duration_ms);
   out += span.error ? ",\"status\":\"error\"" : ",\"status\":\"ok\"";
   out += ",\"attrs\":";
-  AppendAttrs(out, span.attrs);
+  AppendAttrsJson(out, span.attrs);
   out += '}';
 }
 
@@ -155,8 +121,9 @@ Result<Span> ParseSpanLine(std::string_view text, TimePoint now) {
       if (!t.ok()) return Status::InvalidArgument("'start': " + t.status().message());
       span.start_ns = ToUnixNanos(*t);
     } else if (it->is_number_integer() &&
-               (it->is_number_unsigned() ? it->get<uint64_t>() <= INT64_MAX
-                                         : it->get<int64_t>() >= 0)) {
+               (!it->is_number_unsigned() || it->get<uint64_t>() <= INT64_MAX)) {
+      // Negative too: an RFC 3339 start before 1970 is stored that way, and
+      // the span store reads its lines back with this parser.
       span.start_ns = it->get<int64_t>();
     } else {
       return Status::InvalidArgument(
@@ -170,10 +137,11 @@ Result<Span> ParseSpanLine(std::string_view text, TimePoint now) {
     span.duration_ms = it->get<double>();
   }
   if (auto it = line.find("status"); it != line.end() && !it->is_null()) {
-    std::string status = it->is_string() ? Lower(it->get_ref<const std::string&>()) : "";
-    if (status == "error") {
+    const std::string_view status =
+        it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : "";
+    if (EqualsLower(status, "error")) {
       span.error = true;
-    } else if (status != "ok" && status != "unset") {
+    } else if (!EqualsLower(status, "ok") && !EqualsLower(status, "unset")) {
       return Status::InvalidArgument("'status' must be ok, error or unset");
     }
   }
@@ -202,10 +170,9 @@ std::string_view SpanKindName(SpanKind kind) {
 }
 
 std::optional<SpanKind> ParseSpanKind(std::string_view text) {
-  std::string lower = Lower(text);
   for (SpanKind k : {SpanKind::kInternal, SpanKind::kServer, SpanKind::kClient, SpanKind::kProducer,
                      SpanKind::kConsumer}) {
-    if (lower == SpanKindName(k)) return k;
+    if (EqualsLower(text, SpanKindName(k))) return k;
   }
   return std::nullopt;
 }
@@ -307,7 +274,7 @@ std::optional<Span> SpanFromLogEvent(const LogEvent& event) {
     if (k == "name" && s) {
       span.name = *s;
     } else if (k == "status" && s) {
-      span.error = Lower(*s) == "error";
+      span.error = EqualsLower(*s, "error");
     } else {
       span.attrs.emplace_back(k, v);
     }

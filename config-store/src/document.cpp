@@ -1,9 +1,13 @@
 // The only translation unit of the config store that uses yaml-cpp.
 #include "hive/config_store/document.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,9 +30,40 @@ std::string At(size_t line, size_t column) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-// The JSON number grammar; YAML numbers outside it (0x1F, .5, +1) stay strings.
+// The JSON number grammar; YAML numbers outside it (0x1F, .5, +1) stay
+// strings, and so do numbers past a double's range (1e999): JSON readers
+// refuse them, so the document could not be served.
 bool IsJsonNumber(std::string_view s) {
-  return !s.empty() && Value::FromStored(ValueType::kNumber, std::string(s)).ok();
+  return !s.empty() && Value::FromStored(ValueType::kNumber, std::string(s)).ok() &&
+         std::isfinite(std::strtod(std::string(s).c_str(), nullptr));
+}
+
+// Parses without building nodes: only the number of documents is wanted.
+class IgnoreEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp and the .properties reader pass bytes through; JSON (what the
+// API serves and the agent renders from) has no spelling for invalid UTF-8.
+Status CheckUtf8(const Properties& properties) {
+  for (const auto& [key, value] : properties) {
+    if (value.type() == ValueType::kString && !IsValidUtf8(value.text())) {
+      return Status::InvalidArgument("the value of '" + key + "' is not valid UTF-8");
+    }
+  }
+  return Status::Ok();
 }
 
 Value YamlScalar(const YAML::Node& node) {
@@ -198,28 +233,36 @@ Result<Properties> ParseDocument(DocumentFormat format, std::string_view text) {
 }
 
 Result<Properties> ParseYamlDocument(std::string_view text) {
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  size_t docs = 0;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    // Counted with a parser that stops at the second document: yaml-cpp
+    // 0.7's LoadAll never returns for some malformed input (a leading ',').
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    IgnoreEvents ignore;
+    while (docs < 2 && parser.HandleNextDocument(ignore)) ++docs;
+    if (docs == 1) doc = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return Status::InvalidArgument("malformed YAML: " + e.msg);
     return Status::InvalidArgument("malformed YAML at " + At(e.mark.line + 1, e.mark.column + 1) +
                                    ": " + e.msg);
   }
-  if (docs.size() > 1) {
-    return Status::InvalidArgument("a config document is one YAML document, not " +
-                                   std::to_string(docs.size()) + " (push each profile separately)");
+  if (docs > 1) {
+    return Status::InvalidArgument(
+        "a config document is one YAML document, not several (push each profile separately)");
   }
   Properties out;
-  if (docs.empty() || docs[0].IsNull()) return out;
-  if (!docs[0].IsMap()) {
+  if (docs == 0 || doc.IsNull()) return out;
+  if (!doc.IsMap()) {
     return Status::InvalidArgument("a config document must be a YAML mapping at the top level");
   }
   try {
-    HIVE_RETURN_IF_ERROR(FlattenYaml(docs[0], "", out));
+    HIVE_RETURN_IF_ERROR(FlattenYaml(doc, "", out));
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument("malformed YAML: " + e.msg);
   }
+  HIVE_RETURN_IF_ERROR(CheckUtf8(out));
   MarkSecrets(out);
   return out;
 }
@@ -293,6 +336,7 @@ Result<Properties> ParsePropertiesDocument(std::string_view text) {
     }
     out.emplace(std::move(key), Value::String(std::move(value)));
   }
+  HIVE_RETURN_IF_ERROR(CheckUtf8(out));
   MarkSecrets(out);
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -69,7 +70,10 @@ uint32_t NextCodePoint(std::string_view s, size_t& i) {
     cp = (cp << 6) | (b(i + k) & 0x3F);
   }
   i += len;
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0xFFFD;
+  // Overlong forms (C0 AF for '/'), surrogates and values past U+10FFFF are
+  // not UTF-8 either.
+  static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0xFFFD;
   return cp;
 }
 
@@ -85,7 +89,12 @@ Result<Duration> ParseDuration(std::string_view text) {
   std::string_view s = Trim(text);
   if (s.empty()) return Status::InvalidArgument("empty duration");
   uint64_t bare;
-  if (ParseUint(s, &bare)) return Duration(std::chrono::seconds(bare));
+  constexpr uint64_t kMaxSeconds = INT64_MAX / 1'000'000'000;
+  if (ParseUint(s, &bare)) {
+    if (bare > kMaxSeconds)
+      return Status::InvalidArgument("duration '" + std::string(text) + "' is too long");
+    return Duration(std::chrono::seconds(bare));
+  }
   Duration total{0};
   size_t i = 0;
   while (i < s.size()) {
@@ -123,9 +132,13 @@ Result<Duration> ParseDuration(std::string_view text) {
                                      std::string(unit) + "' (use ns, us, ms, s, m, h or d)");
     }
     double ns = value * ns_per_unit;
-    if (ns > 9.2e18)
+    if (ns >= 0x1p63)  // 2^63: past int64 nanoseconds
       return Status::InvalidArgument("duration '" + std::string(text) + "' is too long");
-    total += Duration(static_cast<int64_t>(ns));
+    // Rounded, not truncated: 2.05 * 1e9 is 2049999999.9999998 in a double.
+    int64_t sum;
+    if (__builtin_add_overflow(total.count(), std::llround(ns), &sum))
+      return Status::InvalidArgument("duration '" + std::string(text) + "' is too long");
+    total = Duration(sum);
   }
   return total;
 }
@@ -143,18 +156,17 @@ std::string FormatDuration(Duration d) {
     if (ns % 1'000 == 0) return out + std::to_string(ns / 1'000) + "us";
     return out + std::to_string(ns) + "ns";
   }
-  int64_t ms = ns / 1'000'000;
-  int64_t h = ms / 3'600'000;
-  int64_t m = (ms / 60'000) % 60;
-  int64_t s = (ms / 1000) % 60;
-  int64_t rest_ms = ms % 1000;
+  int64_t h = ns / 3'600'000'000'000;
+  int64_t m = (ns / 60'000'000'000) % 60;
+  int64_t s = (ns / 1'000'000'000) % 60;
+  int64_t rest_ns = ns % 1'000'000'000;  // all of it: "1s1ns" must not read back as 1s
   if (h) out += std::to_string(h) + "h";
   if (m) out += std::to_string(m) + "m";
-  if (s || rest_ms) {
+  if (s || rest_ns) {
     out += std::to_string(s);
-    if (rest_ms) {
-      char frac[8];
-      std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(rest_ms));
+    if (rest_ns) {
+      char frac[24];
+      std::snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(rest_ns));
       std::string f(frac);
       while (f.back() == '0') f.pop_back();
       out += f;
@@ -265,7 +277,14 @@ Result<TimePoint> ParseRfc3339(std::string_view s) {
   if (i != s.size()) return bad();
   int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-  return FromUnixNanos(secs * 1'000'000'000 + frac_ns);
+  // A TimePoint holds int64 nanoseconds: years 1678 to 2262.
+  int64_t ns;
+  if (__builtin_mul_overflow(secs, int64_t{1'000'000'000}, &ns) ||
+      __builtin_add_overflow(ns, frac_ns, &ns)) {
+    return Status::InvalidArgument("timestamp '" + std::string(s) +
+                                   "' is out of range (years 1678 to 2262)");
+  }
+  return FromUnixNanos(ns);
 }
 
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -303,21 +322,26 @@ void AppendJsonString(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    // Validate one UTF-8 sequence; replace anything malformed with U+FFFD.
-    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len != 0 && i + len <= s.size();
-    for (size_t k = 1; valid && k < len; ++k) {
-      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    if (valid) {
-      out.append(s.data() + i, len);
-      i += len;
+    // Copy one UTF-8 sequence; replace anything malformed with U+FFFD.
+    const size_t start = i;
+    if (NextCodePoint(s, i) != 0xFFFD || s.substr(start, i - start) == "\xEF\xBF\xBD") {
+      out.append(s.data() + start, i - start);
     } else {
       out += "\xEF\xBF\xBD";
-      ++i;
     }
   }
   out.push_back('"');
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t start = i;
+    if (NextCodePoint(s, i) == 0xFFFD && s.substr(start, i - start) != "\xEF\xBF\xBD") {
+      return false;
+    }
+  }
+  return true;
 }
 
 void AppendJsonNumber(std::string& out, double v) {

@@ -8,7 +8,8 @@
 namespace hive::agent {
 namespace {
 
-using testing::TempDir;
+using hive::testing::TempDir;
+using hive::testing::WriteFile;
 
 // PRODUCT.md's example, every key.
 std::string Example(const std::string& token_file) {
@@ -45,7 +46,7 @@ constexpr char kMinimal[] = "service: orders\nport: 8081\ncontrol_plane: http://
 
 TEST(AgentConfigTest, ParsesProductExample) {
   TempDir dir;
-  testing::WriteFile(dir / "agent.token", "  s3cret-token\n");
+  WriteFile(dir / "agent.token", "  s3cret-token\n");
   auto c = ParseAgentConfig(Example(dir / "agent.token"), "orders.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->service, "orders");
@@ -124,6 +125,18 @@ config:
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->config->on_change.signal, SIGUSR1);
   EXPECT_EQ(s->config->on_change.pid, 42);
+}
+
+// Found by fuzz/agent_config: a heartbeat of 200 years overflowed the lease
+// (three heartbeats, in int64 nanoseconds).
+TEST(AgentConfigTest, RejectsDurationsOverAYear) {
+  auto c = ParseAgentConfig(std::string(kMinimal) + "heartbeat_interval: 6442603404s\n", "a.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("heartbeat_interval: must be at most 365d"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_TRUE(
+      ParseAgentConfig(std::string(kMinimal) + "heartbeat_interval: 365d\n", "a.yaml").ok());
 }
 
 TEST(AgentConfigTest, FillsDefaults) {
@@ -277,7 +290,7 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
 
 TEST(AgentConfigTest, EmptyTokenFileIsAnError) {
   TempDir dir;
-  testing::WriteFile(dir / "empty.token", " \n");
+  WriteFile(dir / "empty.token", " \n");
   auto r = ParseAgentConfig(std::string(kMinimal) + "token_file: " + (dir / "empty.token") + "\n",
                             "agent.yaml");
   ASSERT_FALSE(r.ok());
@@ -287,12 +300,12 @@ TEST(AgentConfigTest, EmptyTokenFileIsAnError) {
 
 TEST(AgentConfigTest, LoadReadsTheFileAndNamesItInErrors) {
   TempDir dir;
-  testing::WriteFile(dir / "good.yaml", kMinimal);
+  WriteFile(dir / "good.yaml", kMinimal);
   auto good = LoadAgentConfig(dir / "good.yaml");
   ASSERT_TRUE(good.ok()) << good.status().ToString();
   EXPECT_EQ(good->service, "orders");
 
-  testing::WriteFile(dir / "bad.yaml", std::string(kMinimal) + "metrics: {}\n");
+  WriteFile(dir / "bad.yaml", std::string(kMinimal) + "metrics: {}\n");
   auto bad = LoadAgentConfig(dir / "bad.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find(dir / "bad.yaml"), std::string::npos);

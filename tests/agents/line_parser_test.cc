@@ -85,5 +85,20 @@ TEST(MultilineJoinerTest, AnotherFileEndsTheEventAndOverlongEventsAreCut) {
             (std::vector<std::pair<std::string, bool>>{{"S1", false}, {"cont\nmore-", true}}));
 }
 
+// Found by fuzz/agent_config: std::regex overflowed a signed integer reading
+// a back-reference or a repetition count of 19 digits.
+TEST(LineParserTest, HugeBackReferenceIsRejected) {
+  Status s = ValidateLinePattern(R"(^(?<a>x)\4444444444444444444)", true);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("back-reference"), std::string::npos) << s.message();
+  EXPECT_TRUE(ValidateLinePattern(R"(^(?<a>x)\1 \\2024 [\d]{4})", true).ok());
+  s = ValidateLinePattern(R"(^(?<a>\d{4,55555555555555555555}))", true);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("repetition count 55555555555555555555 is over 1000"),
+            std::string::npos)
+      << s.message();
+  EXPECT_TRUE(ValidateLinePattern(R"(^(?<a>\d{2,1000}[{99999}]))", true).ok());
+}
+
 }  // namespace
 }  // namespace hive::agent

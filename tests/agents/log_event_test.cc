@@ -174,6 +174,29 @@ TEST(LogLineMapperTest, InvalidUtf8StillMakesValidJson) {
   EXPECT_TRUE(e["message"].get<std::string>().starts_with("bad "));
 }
 
+// Found by fuzz/line_parser: the collector refuses a whole line whose ts is
+// before 1970 or whose id is over 128 bytes, so the mapper keeps such values
+// in attrs rather than lose the event.
+TEST(LogLineMapperTest, ValuesTheCollectorRefusesStayInAttrs) {
+  const std::string long_id(129, 'a');
+  auto e = Map(R"({"ts":"1969-12-31T23:59:59Z","msg":"old","trace_id":")" + long_id +
+               R"(","request_id":"r-1","span_id":")" + long_id + R"("})");
+  EXPECT_EQ(e["ts"], ToUnixNanos(kReadTime));
+  EXPECT_EQ(e["trace_id"], "r-1");
+  EXPECT_FALSE(e.contains("span_id"));
+  EXPECT_EQ(e["attrs"],
+            json({{"ts", "1969-12-31T23:59:59Z"}, {"trace_id", long_id}, {"span_id", long_id}}));
+}
+
+// Found by fuzz/line_parser: an epoch number read as ms or s could overflow
+// int64 nanoseconds; such a ts is unusable and stays in attrs.
+TEST(LogLineMapperTest, EpochNumbersPast2262StayInAttrs) {
+  auto e = Map(R"({"time":17000000001023,"msg":"x"})");
+  EXPECT_EQ(e["ts"], ToUnixNanos(kReadTime));
+  EXPECT_EQ(e["attrs"], json({{"time", 17000000001023}}));
+  EXPECT_EQ(Map(R"({"ts":9200000000})")["ts"], int64_t{9'200'000'000'000'000'000});
+}
+
 TEST(LogLineMapperTest, ReusesItsParserAcrossLines) {
   LogLineMapper mapper("orders", "orders-1");
   std::string out;

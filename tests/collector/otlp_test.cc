@@ -172,6 +172,25 @@ TEST(OtlpTest, MetricsBecomePrometheusSamples) {
                   .IsInvalidArgument());
 }
 
+// Found by fuzz/otlp_metrics: a summary named like an earlier histogram
+// retyped the histogram's family, leaving _bucket series in a summary.
+TEST(OtlpTest, AMetricNameKeepsItsFirstType) {
+  Result<OtlpMetrics> parsed = ParseOtlpMetrics(R"({"resourceMetrics":[{
+    "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"orders"}}]},
+    "scopeMetrics":[{"metrics":[
+      {"name":"latency","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"3",
+        "sum":0.6,"bucketCounts":["1","2"],"explicitBounds":[0.1]}]}},
+      {"name":"latency","summary":{"dataPoints":[{"count":"2","sum":1}]}}]}]}]})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->resources.size(), 1u);
+  const ParsedExposition& e = parsed->resources[0].exposition;
+  EXPECT_EQ(e.families.at("latency").type, MetricType::kHistogram);
+  EXPECT_EQ(e.samples.size(), 4u);  // two buckets, _sum, _count
+  EXPECT_EQ(parsed->rejected, 1u);
+  EXPECT_NE(parsed->error_message.find("already sent as a histogram"), std::string::npos)
+      << parsed->error_message;
+}
+
 TEST(OtlpTest, ResponsesFollowTheSpec) {
   EXPECT_EQ(OtlpResponseJson("rejectedSpans", 0, ""), "{}");
   json partial = json::parse(OtlpResponseJson("rejectedSpans", 3, "bad id"));

@@ -105,6 +105,15 @@ TEST(PrometheusTextTest, EmptyAndCommentOnlyBodiesHaveNoSamples) {
   }
 }
 
+// Found by fuzz/prometheus_text: "\r\r\n" left a CR in the HELP text, which
+// the writer then wrote back as a line ending.
+TEST(PrometheusTextTest, EveryTrailingCarriageReturnIsALineEnding) {
+  Result<ParsedExposition> parsed = ParsePrometheusText("# HELP x bi\r\r\nx 1\r\r\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->families.at("x").help, "bi");
+  EXPECT_EQ(parsed->samples.at(0).value, 1);
+}
+
 TEST(PrometheusTextTest, WriterOutputParsesBack) {
   Labels labels = {{"path", "a\"b\\c\nd"}, {"service", "orders"}};
   std::string out;

@@ -114,5 +114,21 @@ TEST(SpanTest, StoredLineReadsBackEqual) {
   EXPECT_EQ(parsed.spans[0], s);
 }
 
+// Found by fuzz/ndjson_spans: a start before 1970 was accepted as RFC 3339
+// but its stored line (integer ns, negative) was refused on the way back, so
+// the span store could not read it.
+TEST(SpanTest, StartBefore1970ReadsBackEqual) {
+  ParsedSpans in = ParseNdjsonSpans(
+      R"({"trace_id":"t1","span_id":"s1","service":"orders","start":"1969-12-31T23:59:59Z"})",
+      kNow);
+  ASSERT_EQ(in.spans.size(), 1u) << (in.errors.empty() ? "" : in.errors[0].message);
+  EXPECT_EQ(in.spans[0].start_ns, -1'000'000'000);
+  std::string line;
+  AppendSpanLine(line, in.spans[0]);
+  ParsedSpans parsed = ParseNdjsonSpans(line, kNow);
+  ASSERT_EQ(parsed.spans.size(), 1u) << line;
+  EXPECT_EQ(parsed.spans[0], in.spans[0]);
+}
+
 }  // namespace
 }  // namespace hive::collector

@@ -125,6 +125,40 @@ TEST(DocumentTest, PropertiesSyntaxAsJavaReadsIt) {
                            {"hosts[0]", Value::String("a")}}));
 }
 
+// Found by fuzz/config_yaml and fuzz/config_properties: bytes that are not
+// UTF-8 were stored, then served as U+FFFD, so what was read back was not
+// what was pushed (JSON documents were already refused by the JSON parser).
+TEST(DocumentTest, ValuesMustBeUtf8) {
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "db:\n  password: \"hunte\xf3\xf3r2\"\n")
+                .find("'db.password' is not valid UTF-8"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(DocumentFormat::kProperties, "name=\xdc\xd8\n").find("'name' is not valid UTF-8"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kJson, "{\"a\":\"\xff\"}").find("malformed JSON"),
+            std::string::npos);
+  EXPECT_EQ(MustParse(DocumentFormat::kYaml, "name: \"caf\xc3\xa9\"\n").at("name"),
+            Value::String("caf\xc3\xa9"));
+}
+
+// Found by fuzz/config_yaml: yaml-cpp's LoadAll never returned (and kept
+// allocating) for a document starting with ','.
+TEST(DocumentTest, LeadingCommaIsNotAnEndlessStreamOfDocuments) {
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, ",e").find("one YAML document"), std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "a: 1\n---\n,\n").find("one YAML document"),
+            std::string::npos);
+  EXPECT_TRUE(MustParse(DocumentFormat::kYaml, "---\n").empty());
+}
+
+// Found by fuzz/config_yaml: 1e400 was kept as a number, and the document
+// served as JSON could then not be parsed by any JSON reader.
+TEST(DocumentTest, YamlNumbersPastADoubleStayStrings) {
+  auto p = MustParse(DocumentFormat::kYaml, "big: 1e400\nsmall: 1e-5\n");
+  EXPECT_EQ(p.at("big"), Value::String("1e400"));
+  EXPECT_EQ(p.at("small"), Value::Number("1e-5"));
+  EXPECT_TRUE(ParseJsonDocument(PropertiesToJson(p)).ok());
+}
+
 TEST(DocumentTest, MalformedPropertiesGiveLineAndColumn) {
   std::string message = ErrorOf(DocumentFormat::kProperties, "a=1\nb=\\u12G4\n");
   EXPECT_NE(message.find("malformed \\uXXXX escape at line 2, column"), std::string::npos)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 
 namespace hive {
 namespace {
@@ -24,6 +25,32 @@ TEST(DurationTest, RejectsGarbage) {
   EXPECT_TRUE(ParseDuration("5x").status().IsInvalidArgument());
   EXPECT_TRUE(ParseDuration("s").status().IsInvalidArgument());
   EXPECT_TRUE(ParseDuration("-5s").status().IsInvalidArgument());
+}
+
+// Found by fuzz/core_text: a bare number of seconds, or terms adding up past
+// int64 nanoseconds, overflowed.
+TEST(DurationTest, RejectsDurationsPastTheNanosecondRange) {
+  EXPECT_TRUE(ParseDuration("9999977772029").status().IsInvalidArgument());
+  EXPECT_TRUE(
+      ParseDuration("9000000000000000000ns9000000000000000000ns").status().IsInvalidArgument());
+  EXPECT_EQ(*ParseDuration("9223372036"), seconds(9223372036));
+  // What FormatDuration writes for the largest ones reads back too.
+  EXPECT_EQ(*ParseDuration(FormatDuration(seconds(9209999029))), seconds(9209999029));
+}
+
+// Found by fuzz/core_text: "2.05s" read as 2049999999ns (the double was
+// truncated), and FormatDuration dropped anything under a millisecond once
+// the duration was a second or more.
+TEST(DurationTest, FormattedDurationsReadBackExactly) {
+  EXPECT_EQ(*ParseDuration("2.05s"), milliseconds(2050));
+  EXPECT_EQ(*ParseDuration("0.3s"), milliseconds(300));
+  EXPECT_EQ(FormatDuration(std::chrono::nanoseconds(1'000'000'001)), "1.000000001s");
+  EXPECT_EQ(FormatDuration(std::chrono::nanoseconds(3'600'000'250'000)), "1h0.00025s");
+  for (int64_t ns : {int64_t{2'050'000'000}, int64_t{1'000'000'001}, int64_t{3'600'000'250'000},
+                     int64_t{86'399'999'999'999}}) {
+    const std::chrono::nanoseconds d(ns);
+    EXPECT_EQ(*ParseDuration(FormatDuration(d)), d) << FormatDuration(d);
+  }
 }
 
 TEST(DurationTest, FormatsShortest) {
@@ -62,11 +89,32 @@ TEST(Rfc3339Test, RejectsGarbage) {
   EXPECT_FALSE(ParseRfc3339("2026-11-22T10:00:00Zjunk").ok());
 }
 
+// Found by fuzz/core_text: years past 2262 overflowed int64 nanoseconds.
+TEST(Rfc3339Test, RejectsTimesOutsideTheNanosecondRange) {
+  EXPECT_TRUE(ParseRfc3339("9999-12-31T23:59:59Z").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseRfc3339("0001-01-01T00:00:00Z").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseRfc3339("2262-04-11T23:47:16.854775808Z").status().IsInvalidArgument());
+  auto last = ParseRfc3339("2262-04-11T23:47:16.854775807Z");
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(ToUnixNanos(*last), INT64_MAX);
+  EXPECT_EQ(FormatRfc3339(*last), "2262-04-11T23:47:16.854775807Z");
+}
+
 TEST(JsonStringTest, EscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonString("a\"b\\c\n"), R"("a\"b\\c\n")");
   EXPECT_EQ(JsonString(std::string("\x01", 1)), R"("\u0001")");
   EXPECT_EQ(JsonString("h\xC3\xA9"), "\"h\xC3\xA9\"");
   EXPECT_EQ(JsonString("bad\xFF"), "\"bad\xEF\xBF\xBD\"");
+}
+
+// Found by fuzz/core_text: overlong forms, surrogates and code points past
+// U+10FFFF were copied through, so the "always valid JSON" was not.
+TEST(JsonStringTest, ReplacesEveryInvalidUtf8Form) {
+  EXPECT_EQ(JsonString("\xC1\xAF"), "\"\xEF\xBF\xBD\"");          // overlong 'o'
+  EXPECT_EQ(JsonString("\xE0\x80\xAF"), "\"\xEF\xBF\xBD\"");      // overlong '/'
+  EXPECT_EQ(JsonString("\xED\xA0\x80"), "\"\xEF\xBF\xBD\"");      // surrogate D800
+  EXPECT_EQ(JsonString("\xF4\x90\x80\x80"), "\"\xEF\xBF\xBD\"");  // U+110000
+  EXPECT_EQ(JsonString("\xEF\xBF\xBD\xF0\x9F\x90\x9D"), "\"\xEF\xBF\xBD\xF0\x9F\x90\x9D\"");
 }
 
 TEST(JsonNumberTest, ShortestAndRecognisablyFractional) {

@@ -37,6 +37,10 @@ Result<TimePoint> ParseRfc3339(std::string_view text);
 void AppendJsonString(std::string& out, std::string_view s);
 std::string JsonString(std::string_view s);
 
+// Whether `s` is valid UTF-8 (no overlong forms, surrogates or code points
+// past U+10FFFF): what AppendJsonString copies unchanged.
+bool IsValidUtf8(std::string_view s);
+
 // Appends `v` as a JSON number in its shortest round-trip spelling, keeping
 // it recognisably fractional (1.0, not 1). Non-finite values become null.
 void AppendJsonNumber(std::string& out, double v);
