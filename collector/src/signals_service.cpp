@@ -521,7 +521,9 @@ void SignalsService::HandleMetricsQuery(const HttpRequest& req, HttpResponse& re
   };
   if (Status s = duration_ms("step", &q.step_ms); !s.ok()) return res.SetError(s);
   if (Status s = duration_ms("range", &q.range_ms); !s.ok()) return res.SetError(s);
-  if (auto v = req.Query("rate")) q.rate = *v == "true" || *v == "1";
+  Result<bool> rate = req.BoolQuery("rate");
+  if (!rate.ok()) return res.SetError(rate.status());
+  q.rate = *rate;
   Result<std::vector<QueriedSeries>> result = metric_store_->Query(q);
   if (!result.ok()) return res.SetError(result.status());
   std::string out = "{\"name\":";

@@ -16,17 +16,17 @@ constexpr size_t kMaxRollbackBodyBytes = 64u << 10;
 constexpr size_t kMaxAppliedBodyBytes = 64u << 10;
 constexpr size_t kDefaultAuditLimit = 100;
 
-bool IsTrue(const std::optional<std::string>& flag) {
-  return flag && (*flag == "true" || *flag == "1" || flag->empty());
-}
-
 // Admins and agents read secrets in clear (an agent renders them into its
 // service's file); readers and operators see them redacted, and so does
 // anyone who asks with ?redact=true (the dashboard always does: a screen
-// is no place for a password).
+// is no place for a password). A redact value that is not a yes/no is an
+// error; handlers check it with RedactParam() before doing any work.
+Status RedactParam(const HttpRequest& req) { return req.BoolQuery("redact").status(); }
+
 bool ShowsSecrets(const HttpRequest& req) {
   const Role role = req.principal.role;
-  return (role == Role::kAdmin || role == Role::kAgent) && !IsTrue(req.Query("redact"));
+  Result<bool> redact = req.BoolQuery("redact");
+  return (role == Role::kAdmin || role == Role::kAgent) && redact.ok() && !*redact;
 }
 
 Properties ForReader(const Properties& properties, const HttpRequest& req) {
@@ -63,7 +63,10 @@ Result<WriteRequest> WriteRequestFrom(const HttpRequest& req) {
   out.profile = std::string(req.PathParam("profile"));
   out.author = req.principal.name;
   out.message = req.HeaderValue("X-Hive-Message").value_or("");
-  out.dry_run = IsTrue(req.Query("dry_run"));
+  HIVE_RETURN_IF_ERROR(RedactParam(req));
+  Result<bool> dry_run = req.BoolQuery("dry_run");
+  if (!dry_run.ok()) return dry_run.status();
+  out.dry_run = *dry_run;
   if (auto if_match = req.HeaderValue("If-Match")) {
     std::string_view v = Trim(*if_match);
     // Tolerate the quoted entity-tag form: If-Match: "3".
@@ -201,6 +204,7 @@ void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
     res.SetError(status);
     res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
   };
+  if (Status s = RedactParam(req); !s.ok()) return fail(s);
   if (auto index_param = req.Query("index")) {
     auto after = ParseVersion(*index_param, "index");
     if (!after.ok()) return fail(after.status());
@@ -266,6 +270,7 @@ void ConfigStoreService::HandleHistory(const HttpRequest& req, HttpResponse& res
 }
 
 void ConfigStoreService::HandleVersion(const HttpRequest& req, HttpResponse& res) {
+  if (Status s = RedactParam(req); !s.ok()) return res.SetError(s);
   auto version = ParseVersion(req.PathParam("version"), "version");
   if (!version.ok()) {
     res.SetError(version.status());
@@ -333,6 +338,7 @@ void ConfigStoreService::HandleDelete(const HttpRequest& req, HttpResponse& res)
 }
 
 void ConfigStoreService::HandleDiff(const HttpRequest& req, HttpResponse& res) {
+  if (Status s = RedactParam(req); !s.ok()) return res.SetError(s);
   const std::string_view app = req.PathParam("app");
   const std::string_view profile = req.PathParam("profile");
   auto current = store_->CurrentVersion(app, profile);

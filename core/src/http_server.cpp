@@ -151,6 +151,14 @@ std::optional<std::string> HttpRequest::Query(std::string_view name) const {
   return std::nullopt;
 }
 
+Result<bool> HttpRequest::BoolQuery(std::string_view name, bool absent) const {
+  std::optional<std::string> v = Query(name);
+  if (!v) return absent;
+  if (v->empty() || *v == "true" || *v == "1") return true;
+  if (*v == "false" || *v == "0") return false;
+  return Status::InvalidArgument(std::string(name) + " must be true or false, not " + JsonString(*v));
+}
+
 std::optional<std::string> HttpRequest::HeaderValue(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (EqualsIgnoreCase(k, name)) return v;

@@ -145,16 +145,6 @@ void Reply(HttpResponse& res, const json& body, uint64_t index) {
   res.SetHeader("X-Hive-Index", std::to_string(index));
 }
 
-Status ParseHealthyParam(const HttpRequest& req, bool* healthy) {
-  auto v = req.Query("healthy");
-  if (!v || v->empty() || *v == "false" || *v == "0") return Status::Ok();
-  if (*v == "true" || *v == "1") {
-    *healthy = true;
-    return Status::Ok();
-  }
-  return Status::InvalidArgument("healthy must be true or false, not " + JsonString(*v));
-}
-
 Status ParseIndexParam(const std::string& text, uint64_t* index) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *index);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
@@ -184,7 +174,9 @@ Status ParseWaitParam(const HttpRequest& req, std::chrono::milliseconds* wait) {
 }
 
 Status ParseFilter(const HttpRequest& req, InstanceFilter* filter) {
-  HIVE_RETURN_IF_ERROR(ParseHealthyParam(req, &filter->healthy_only));
+  Result<bool> healthy = req.BoolQuery("healthy");
+  if (!healthy.ok()) return healthy.status();
+  filter->healthy_only = *healthy;
   if (auto tag = req.Query("tag")) filter->tag = *tag;
   if (auto version = req.Query("version")) filter->version = *version;
   return ValidateFilter(*filter);

@@ -363,6 +363,7 @@ TEST_F(SignalsServiceTest, MetricsIngestQueryAndRate) {
   GetJson("/api/v1/metrics/query?name=req_total&match[]=" + UrlEncode("code=~\"(\""), 400);
   GetJson("/api/v1/metrics/query?name=req_total&step=0s", 400);
   GetJson("/api/v1/metrics/query?name=bad-name", 400);
+  GetJson("/api/v1/metrics/query?name=req_total&rate=yes", 400);
 
   HttpClientResponse bad = Send("POST", "/api/v1/ingest/metrics?service=orders",
                                 "ok 1\n# TYPE x counter\nx{a=\"1\" 2\n", "text/plain");

@@ -146,6 +146,11 @@ TEST_F(ServiceFeaturesTest, SecretsAreRedactedForReadersAndOperatorsOnly) {
     EXPECT_EQ(GetJson(token, std::string(kDoc) + "/diff")["diff"]["changed"]["db.password"],
               (json{{"from", "hunter2"}, {"to", "s3cret"}}));
   }
+  // A redact or dry_run that is not a yes/no is refused before anything is done.
+  EXPECT_EQ(Send(kAdmin, "GET", std::string(kDoc) + "?redact=maybe").status, 400);
+  EXPECT_EQ(Send(kAdmin, "GET", std::string(kDoc) + "/diff?redact=maybe").status, 400);
+  EXPECT_EQ(Send(kOperator, "PUT", std::string(kDoc) + "?dry_run=yes", R"({"x":1})").status, 400);
+  EXPECT_EQ(GetJson(kReader, kDoc)["version"], 2);
   // ?redact=true hides them from a caller who could read them (the dashboard).
   EXPECT_EQ(GetJson(kAdmin, std::string(kDoc) + "?redact=true")["properties"]["db.password"],
             "<redacted>");

@@ -203,6 +203,22 @@ TEST_F(HttpServerTest, TokensAndRoles) {
   EXPECT_EQ(reader->Get("/api/v1/services/a/instances/b")->status, 200);
 }
 
+TEST(HttpRequestTest, BoolQueryTakesYesNoAndRefusesTheRest) {
+  HttpRequest req;
+  req.query = {{"a", ""}, {"b", "true"}, {"c", "1"}, {"d", "false"}, {"e", "0"}, {"f", "yes"}};
+  EXPECT_TRUE(*req.BoolQuery("a"));
+  EXPECT_TRUE(*req.BoolQuery("b"));
+  EXPECT_TRUE(*req.BoolQuery("c"));
+  EXPECT_FALSE(*req.BoolQuery("d"));
+  EXPECT_FALSE(*req.BoolQuery("e"));
+  EXPECT_FALSE(*req.BoolQuery("absent"));
+  EXPECT_TRUE(*req.BoolQuery("absent", true));
+  Result<bool> bad = req.BoolQuery("f");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), "f must be true or false, not \"yes\"");
+}
+
 TEST_F(HttpServerTest, WhoamiNamesTheCallerAndRole) {
   auto auth = std::make_shared<TokenAuthenticator>();
   ASSERT_TRUE(auth->Add("ops-alice", Role::kOperator, "o-token").ok());

@@ -53,6 +53,10 @@ struct HttpRequest {
   // "" when absent.
   std::string_view PathParam(std::string_view name) const;
   std::optional<std::string> Query(std::string_view name) const;
+  // A yes/no query parameter: absent is `absent`; present with no value,
+  // "true" or "1" is true; "false" or "0" is false; anything else is
+  // InvalidArgument naming the parameter.
+  Result<bool> BoolQuery(std::string_view name, bool absent = false) const;
   std::optional<std::string> HeaderValue(std::string_view name) const;
 };
 
