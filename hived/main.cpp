@@ -1,8 +1,8 @@
 // hived — the hive control plane.
 //
 // Thread model: the main thread parses flags, opens the components, starts
-// the HTTP server (an accept thread plus a fixed worker pool owned by
-// HttpServer) and then only waits for SIGTERM/SIGINT. Each component owns its
+// the HTTP server (its I/O threads and handler pool are HttpServer's) and
+// then only waits for SIGTERM/SIGINT. Each component owns its
 // background threads (the registry's reaper, the collector's writer) and
 // joins them in Stop(). Shutdown order: wake blocked watchers, stop accepting
 // and finish in-flight requests, then drain the collector so everything
@@ -10,11 +10,14 @@
 #include <prometheus/registry.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "hive/collector/collector_service.h"
 #include "hive/config_store/config_store_service.h"
@@ -56,11 +59,20 @@ int main(int argc, char** argv) {
   std::string log_retention = "7d";
   std::string log_max_bytes = "10GiB";
   std::string es_url;
-  // Each blocking query or event stream holds a worker while it waits; idle
-  // threads on a condition variable cost little (a stack), and 2,000
-  // concurrent registry watchers is a target.
-  int threads = 4096;
+  // Handlers that write to disk wait for its sync (group commit); waiting
+  // requests and idle connections hold no thread at all.
+  int threads = 32;
+  int io_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   double self_preservation = 0.85;
+  hive::HttpLimits limits;
+  std::string max_header_bytes = "64KiB";
+  std::string max_request_line = "16KiB";
+  std::string head_timeout = "10s";
+  std::string body_timeout = "60s";
+  std::string idle_timeout = "60s";
+  std::string write_timeout = "30s";
+  hive::TlsOptions tls;
+  std::vector<std::string> allowed_hosts;
   app.add_option("--listen", listen, "Address to serve on, host:port (port 0 picks a free one)")
       ->capture_default_str();
   app.add_option("--data-dir", data_dir, "Where SQLite databases and log segments live")
@@ -74,15 +86,65 @@ int main(int argc, char** argv) {
                  "File with the 32-byte key (64 hex digits or base64) that encrypts config "
                  "secrets at rest, e.g. from `openssl rand -hex 32`");
   app.add_flag("--insecure", insecure,
-               "Allow a non-loopback --listen without --tokens-file (anyone who can reach the "
-               "port is admin)");
+               "Allow a non-loopback --listen without --tokens-file or TLS (anyone who can "
+               "reach the port is admin)");
+  app.add_option("--tls-cert", tls.cert_file,
+                 "PEM certificate (then its chain) to serve HTTPS with; needs --tls-key");
+  app.add_option("--tls-key", tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", tls.client_ca_file,
+                 "PEM CA bundle: clients must present a certificate it signed (mutual TLS)");
+  app.add_option("--allowed-host", allowed_hosts,
+                 "Without --tokens-file, a Host name (or host:port) besides loopback ones and the "
+                 "listen address that requests may carry, e.g. the name of a reverse proxy; "
+                 "repeatable");
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--access-log", access_log, "Which requests to log: all, errors or none")
       ->capture_default_str();
   app.add_option("--http-threads", threads,
-                 "HTTP worker threads (each blocking query or stream holds one)")
+                 "Threads that run request handlers which may block on disk (waiting requests "
+                 "and idle connections hold none)")
       ->capture_default_str()
-      ->check(CLI::Range(4, 20000));
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--io-threads", io_threads, "Threads that read and write connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--max-connections", limits.max_connections,
+                 "Open connections in all; past it new ones get 503 (also bounded by the "
+                 "open-file limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+  app.add_option("--max-connections-per-client", limits.max_connections_per_client,
+                 "Open connections from one client address")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+  app.add_option("--max-waits-per-token", limits.max_waits_per_token,
+                 "Blocking queries and event streams waiting at once per token (per client "
+                 "address without a token); past it 429")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+  app.add_option("--max-header-bytes", max_header_bytes,
+                 "Size of a request's header fields; past it 431")
+      ->capture_default_str();
+  app.add_option("--max-headers", limits.max_header_count,
+                 "Number of a request's header fields; past it 431")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100'000}));
+  app.add_option("--max-request-line", max_request_line,
+                 "Size of a request line (method, target, version); past it 414")
+      ->capture_default_str();
+  app.add_option("--head-timeout", head_timeout,
+                 "Time for a whole request head, from its first byte (for a new connection "
+                 "from the accept, TLS handshake included); past it 408")
+      ->capture_default_str();
+  app.add_option("--body-timeout", body_timeout,
+                 "Time for a whole request body once its head is read; past it 408")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "A kept-alive connection with no request is closed after this")
+      ->capture_default_str();
+  app.add_option("--write-timeout", write_timeout,
+                 "A connection whose client takes no byte of an answer for this long is closed")
+      ->capture_default_str();
   app.add_option("--registry-self-preservation", self_preservation,
                  "Stop expiring leases while renewals are below this fraction of those "
                  "expected (0 disables; see docs/API.md)")
@@ -124,6 +186,62 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
   http.worker_threads = threads;
+  http.io_threads = io_threads;
+  struct DurationFlag {
+    const char* name;
+    const std::string& text;
+    hive::Duration* out;
+  };
+  for (const DurationFlag& f :
+       {DurationFlag{"--head-timeout", head_timeout, &limits.head_timeout},
+        DurationFlag{"--body-timeout", body_timeout, &limits.body_timeout},
+        DurationFlag{"--idle-timeout", idle_timeout, &limits.idle_timeout},
+        DurationFlag{"--write-timeout", write_timeout, &limits.write_timeout}}) {
+    auto d = hive::ParseDuration(f.text);
+    if (!d.ok() || *d <= hive::Duration::zero()) {
+      std::cerr << "hived: " << f.name << ": "
+                << (d.ok() ? "must be above zero" : d.status().message()) << "\n";
+      return kUsageError;
+    }
+    *f.out = *d;
+  }
+  struct SizeFlag {
+    const char* name;
+    const std::string& text;
+    size_t* out;
+  };
+  for (const SizeFlag& f :
+       {SizeFlag{"--max-header-bytes", max_header_bytes, &limits.max_header_bytes},
+        SizeFlag{"--max-request-line", max_request_line, &limits.max_request_line_bytes}}) {
+    auto n = hive::ParseByteSize(f.text);
+    if (!n.ok() || *n < 256 || *n > (64u << 20)) {
+      std::cerr << "hived: " << f.name << ": "
+                << (n.ok() ? "must be between 256B and 64MiB" : n.status().message()) << "\n";
+      return kUsageError;
+    }
+    *f.out = static_cast<size_t>(*n);
+  }
+  // One descriptor per connection, plus the data files and a margin.
+  const uint64_t open_files = hive::RaiseOpenFileLimit();
+  if (open_files > 0 && limits.max_connections + 256 > open_files) {
+    const size_t capped = open_files > 512 ? static_cast<size_t>(open_files - 256) : 256;
+    hive::log::Warn("--max-connections is above what the open-file limit allows; lowered",
+                    {{"requested", static_cast<int64_t>(limits.max_connections)},
+                     {"open_file_limit", static_cast<int64_t>(open_files)},
+                     {"max_connections", static_cast<int64_t>(capped)}});
+    limits.max_connections = capped;
+  }
+  http.limits = limits;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    std::cerr << "hived: --tls-cert and --tls-key go together\n";
+    return kUsageError;
+  }
+  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+    std::cerr << "hived: --tls-client-ca needs --tls-cert and --tls-key\n";
+    return kUsageError;
+  }
+  http.tls = tls;
+  http.allowed_hosts = allowed_hosts;
 
   std::set<std::string> roles;
   for (std::string_view r : hive::Split(roles_flag, ',')) {
@@ -140,10 +258,12 @@ int main(int argc, char** argv) {
     auto auth = hive::TokenAuthenticator::LoadFile(tokens_file);
     if (!auth.ok()) return Fail("cannot load tokens", auth.status());
     http.auth = std::make_shared<hive::TokenAuthenticator>(std::move(*auth));
-  } else if (!hive::IsLoopbackHost(http.host) && !insecure) {
+  } else if (!hive::IsLoopbackHost(http.host) && tls.cert_file.empty() && !insecure) {
     std::cerr << "hived: refusing to listen on " << http.host
-              << " without --tokens-file: anyone who can reach it would be admin.\n"
-                 "       Give --tokens-file, bind a loopback address, or pass --insecure.\n";
+              << " without --tokens-file or TLS: anyone who can reach it would be admin.\n"
+                 "       Give --tokens-file (or --tls-cert/--tls-key, with --tls-client-ca to "
+                 "admit only clients with a certificate), bind a loopback address, or pass "
+                 "--insecure.\n";
     return kUsageError;
   }
 
@@ -232,9 +352,14 @@ int main(int argc, char** argv) {
   if (hive::Status s = server.Start(); !s.ok()) return Fail("cannot serve", s);
   const std::string addr = http.host + ":" + std::to_string(server.port());
   hive::log::Info("listening", {{"addr", addr},
+                                {"scheme", tls.cert_file.empty() ? "http" : "https"},
+                                {"client_certificates", !tls.client_ca_file.empty()},
                                 {"roles", roles_flag},
                                 {"data_dir", data_dir},
-                                {"auth", http.auth ? "tokens" : "none"}});
+                                {"auth", http.auth ? "tokens" : "none"},
+                                {"io_threads", io_threads},
+                                {"http_threads", threads},
+                                {"max_connections", static_cast<int64_t>(limits.max_connections)}});
 
   const int sig = hive::WaitForTerminationSignal();
   hive::log::Info("shutting down", {{"signal", sig}});

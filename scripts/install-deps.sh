@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config ccache git curl
   libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
-  libsimdjson-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libre2-dev
+  libsimdjson-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libre2-dev libboost1.81-dev
+  openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nodejs npm chromium

@@ -18,7 +18,6 @@ constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 1000;
 constexpr size_t kLineErrorsInMessage = 3;
 // A live tail waits this long for new events per call, then checks the client.
-constexpr auto kTailPoll = std::chrono::seconds(1);
 constexpr auto kTailKeepAlive = std::chrono::seconds(15);
 constexpr size_t kTailBatch = 1000;
 
@@ -293,7 +292,7 @@ void CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   // From now on: the highest sequence number already visible.
-  Result<uint64_t> now_seq = store_->WaitForEvents(UINT64_MAX, std::chrono::milliseconds(0));
+  Result<uint64_t> now_seq = store_->LastSequence();
   if (!now_seq.ok()) {
     res.SetError(now_seq.status());
     return;
@@ -311,9 +310,11 @@ void CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
   res.content_type = "text/event-stream";
   res.SetHeader("Cache-Control", "no-cache");
   LogStore* store = store_.get();
-  res.stream = [store, state](StreamSink& sink) {
-    Result<uint64_t> latest = store->WaitForEvents(
-        *state->filter.after_seq, std::chrono::duration_cast<std::chrono::milliseconds>(kTailPoll));
+  auto wake_on = [store](Notifier::Listener wake) {
+    return store->SubscribeAppends(std::move(wake));
+  };
+  auto pump = [store, state](StreamSink& sink) {
+    Result<uint64_t> latest = store->LastSequence();
     if (!latest.ok()) return false;  // the store closed
     std::string out;
     if (*latest > *state->filter.after_seq) {
@@ -327,11 +328,12 @@ void CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
       state->filter.after_seq = page->last_seq;
     }
     const auto now = std::chrono::steady_clock::now();
-    if (out.empty() && now - state->last_write >= kTailKeepAlive) out = ": keep-alive\n\n";
+    if (out.empty() && now - state->last_write >= kTailKeepAlive / 2) out = ": keep-alive\n\n";
     if (out.empty()) return true;
     state->last_write = now;
     return sink.Write(out);
   };
+  res.Stream(std::move(wake_on), kTailKeepAlive, std::move(pump));
 }
 
 void CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) {

@@ -437,7 +437,8 @@ class SegmentLogStore final : public LogStore {
   Status Open();
   Result<AppendResult> Append(LogBatch batch) override;
   Result<LogPage> Search(const LogFilter& filter) override;
-  Result<uint64_t> WaitForEvents(uint64_t after_seq, std::chrono::milliseconds timeout) override;
+  Result<uint64_t> LastSequence() override;
+  Subscription SubscribeAppends(Notifier::Listener wake) override;
   Status EnforceRetention() override;
   LogStoreStats Stats() override;
   void Close() override;
@@ -491,7 +492,7 @@ class SegmentLogStore final : public LogStore {
   std::atomic<uint64_t> wal_bytes_{0};
   std::atomic<uint64_t> part_bytes_{0};
   std::mutex seq_mu_;
-  std::condition_variable seq_cv_;  // a new event became visible, or closing
+  Notifier appended_;  // a new event became visible, or closing
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;   // wakes the writer
@@ -1102,7 +1103,7 @@ void SegmentLogStore::CommitRun(const std::vector<Pending*>& run) {
     std::lock_guard lock(seq_mu_);
     last_seq_ = next_seq_ - 1;
   }
-  seq_cv_.notify_all();
+  appended_.Notify();
   store_bytes_gauge_->Set(static_cast<double>(wal_bytes_.load() + part_bytes_.load()));
 }
 
@@ -1392,19 +1393,21 @@ void SegmentLogStore::Close() {
     std::lock_guard lock(seq_mu_);
     closed_ = true;
   }
-  seq_cv_.notify_all();
+  appended_.Notify();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
     lock_fd_ = -1;
   }
 }
 
-Result<uint64_t> SegmentLogStore::WaitForEvents(uint64_t after_seq,
-                                                std::chrono::milliseconds timeout) {
-  std::unique_lock lock(seq_mu_);
-  seq_cv_.wait_for(lock, timeout, [&] { return closed_ || last_seq_ > after_seq; });
+Result<uint64_t> SegmentLogStore::LastSequence() {
+  std::lock_guard lock(seq_mu_);
   if (closed_) return Status::Unavailable("log store is closed");
   return last_seq_.load();
+}
+
+Subscription SegmentLogStore::SubscribeAppends(Notifier::Listener wake) {
+  return appended_.Subscribe(std::move(wake));
 }
 
 LogStoreStats SegmentLogStore::Stats() {

@@ -88,6 +88,13 @@ std::string DocName(std::string_view app, std::string_view profile) {
   return std::string(app) + "/" + std::string(profile);
 }
 
+// The documents app/profile's effective configuration is layered from,
+// lowest first.
+std::array<std::string, 4> LayerNames(std::string_view app, std::string_view profile) {
+  return {DocName("application", "default"), DocName("application", profile),
+          DocName(app, "default"), DocName(app, profile)};
+}
+
 Status ValidateDocument(std::string_view app, std::string_view profile) {
   HIVE_RETURN_IF_ERROR(ValidateName(app, "application"));
   return ValidateName(profile, "profile");
@@ -487,8 +494,8 @@ Result<PushResult> ConfigStore::WriteLocked(const WriteRequest& request,
     std::lock_guard watch_lock(watch_mu_);
     index_ = new_index;
     doc_index_.insert_or_assign(doc, new_index);
+    if (auto it = doc_watchers_.find(doc); it != doc_watchers_.end()) it->second->Notify();
   }
-  index_changed_.notify_all();
   if (current == 0) metrics_.documents->Increment();
   log::Info("config written", {{"action", AuditActionName(action)},
                                {"app", request.app},
@@ -724,21 +731,9 @@ int64_t ConfigStore::index() const {
   return index_;
 }
 
-int64_t ConfigStore::WaitForIndex(int64_t after, Duration max_wait) {
-  std::unique_lock lock(watch_mu_);
-  // An index from the future (a store that was reset) answers at once so the
-  // caller resynchronises instead of waiting for changes that never come.
-  if (index_ != after || stopped_ || max_wait <= Duration::zero()) return index_;
-  metrics_.blocked_watchers->Increment();
-  index_changed_.wait_for(lock, max_wait, [&] { return index_ > after || stopped_; });
-  metrics_.blocked_watchers->Decrement();
-  return index_;
-}
-
 int64_t ConfigStore::RelevantIndexLocked(std::string_view app, std::string_view profile) const {
   int64_t relevant = 0;
-  for (const std::string& doc : {DocName("application", "default"), DocName("application", profile),
-                                 DocName(app, "default"), DocName(app, profile)}) {
+  for (const std::string& doc : LayerNames(app, profile)) {
     if (auto it = doc_index_.find(doc); it != doc_index_.end()) {
       relevant = std::max(relevant, it->second);
     }
@@ -746,25 +741,42 @@ int64_t ConfigStore::RelevantIndexLocked(std::string_view app, std::string_view 
   return relevant;
 }
 
-int64_t ConfigStore::WaitForChange(std::string_view app, std::string_view profile, int64_t after,
-                                   Duration max_wait) {
-  std::unique_lock lock(watch_mu_);
-  auto done = [&] {
-    return after > index_ || RelevantIndexLocked(app, profile) > after || stopped_;
-  };
-  if (done() || max_wait <= Duration::zero()) return index_;
+bool ConfigStore::ChangedSince(std::string_view app, std::string_view profile,
+                               int64_t after) const {
+  std::lock_guard lock(watch_mu_);
+  return after > index_ || RelevantIndexLocked(app, profile) > after || stopped_;
+}
+
+Result<Subscription> ConfigStore::SubscribeChanges(std::string_view app, std::string_view profile,
+                                                   Notifier::Listener wake) {
+  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  std::lock_guard lock(watch_mu_);
+  std::vector<Subscription> parts;
+  const std::array<std::string, 4> layers = LayerNames(app, profile);
+  for (const std::string& doc : layers) {
+    std::unique_ptr<Notifier>& n = doc_watchers_[doc];
+    if (!n) n = std::make_unique<Notifier>();
+    parts.push_back(n->Subscribe(wake));
+  }
   metrics_.blocked_watchers->Increment();
-  index_changed_.wait_for(lock, max_wait, done);
-  metrics_.blocked_watchers->Decrement();
-  return index_;
+  return Subscription(
+      [this, layers, parts = std::make_shared<std::vector<Subscription>>(std::move(parts))] {
+        std::lock_guard lock(watch_mu_);
+        for (Subscription& s : *parts) s.Reset();
+        // A notifier nobody listens to any more goes, so watching many
+        // names does not grow the map for good.
+        for (const std::string& doc : layers) {
+          auto it = doc_watchers_.find(doc);
+          if (it != doc_watchers_.end() && it->second->listeners() == 0) doc_watchers_.erase(it);
+        }
+        metrics_.blocked_watchers->Decrement();
+      });
 }
 
 void ConfigStore::Stop() {
-  {
-    std::lock_guard lock(watch_mu_);
-    stopped_ = true;
-  }
-  index_changed_.notify_all();
+  std::lock_guard lock(watch_mu_);
+  stopped_ = true;
+  for (auto& [doc, notifier] : doc_watchers_) notifier->Notify();
 }
 
 }  // namespace hive::config_store

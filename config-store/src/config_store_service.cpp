@@ -205,17 +205,40 @@ void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
     res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
   };
   if (Status s = RedactParam(req); !s.ok()) return fail(s);
-  if (auto index_param = req.Query("index")) {
-    auto after = ParseVersion(*index_param, "index");
-    if (!after.ok()) return fail(after.status());
-    Duration wait = kDefaultWait;
-    if (auto wait_param = req.Query("wait")) {
-      auto parsed = ParseDuration(*wait_param);
-      if (!parsed.ok()) return fail(parsed.status().WithContext("wait"));
-      wait = std::min(*parsed, kMaxWait);
-    }
-    store_->WaitForChange(req.PathParam("app"), req.PathParam("profile"), *after, wait);
+  auto index_param = req.Query("index");
+  if (!index_param) return RenderEffective(req, res);
+  auto after = ParseVersion(*index_param, "index");
+  if (!after.ok()) return fail(after.status());
+  Duration wait = kDefaultWait;
+  if (auto wait_param = req.Query("wait")) {
+    auto parsed = ParseDuration(*wait_param);
+    if (!parsed.ok()) return fail(parsed.status().WithContext("wait"));
+    wait = std::min(*parsed, kMaxWait);
   }
+  std::string app(req.PathParam("app"));
+  std::string profile(req.PathParam("profile"));
+  if (Status s = ValidateName(app, "application"); !s.ok()) return fail(s);
+  if (Status s = ValidateName(profile, "profile"); !s.ok()) return fail(s);
+  ConfigStore* store = store_.get();
+  auto wake_on = [store, app, profile](Notifier::Listener wake) {
+    Result<Subscription> sub = store->SubscribeChanges(app, profile, std::move(wake));
+    return sub.ok() ? std::move(*sub) : Subscription();
+  };
+  res.Wait(std::move(wake_on), wait,
+           [this, store, &req, app, profile, after = *after](HttpResponse& r, bool last) {
+             if (!last && !store->ChangedSince(app, profile, after)) return false;
+             RenderEffective(req, r);
+             return true;
+           });
+}
+
+// The effective configuration as JSON; secrets as the caller's role and
+// ?redact allow.
+void ConfigStoreService::RenderEffective(const HttpRequest& req, HttpResponse& res) {
+  auto fail = [&](const Status& status) {
+    res.SetError(status);
+    res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
+  };
   auto config = store_->GetEffective(req.PathParam("app"), req.PathParam("profile"));
   if (!config.ok()) return fail(config.status());
   std::string out = "{";

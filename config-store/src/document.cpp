@@ -20,12 +20,6 @@ namespace {
 // no sane configuration has this many keys.
 constexpr size_t kMaxYamlProperties = 100'000;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string At(size_t line, size_t column) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
@@ -207,7 +201,7 @@ Status Unescape(const std::vector<PosChar>& chars, size_t begin, size_t end, std
 }  // namespace
 
 Result<DocumentFormat> FormatForContentType(std::string_view content_type) {
-  std::string type = Lower(Trim(content_type.substr(0, content_type.find(';'))));
+  std::string type = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
   if (type.empty() || type == "application/json") return DocumentFormat::kJson;
   if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml" ||
       type == "text/x-yaml") {

@@ -5,15 +5,10 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "hive/core/text.h"
+
 namespace hive {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 template <typename D>
 std::pair<time_t, time_t> SecUsec(D d) {

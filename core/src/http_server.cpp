@@ -1,10 +1,8 @@
-#include <httplib.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,17 +12,17 @@
 #include "hive/core/http.h"
 #include "hive/core/log.h"
 #include "hive/core/text.h"
+#include "http_encoding.h"
+#include "http_transport.h"
 #include "process_metrics.h"
 
 namespace hive {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using http_internal::Exchange;
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
 struct Segment {
   std::string text;
@@ -82,17 +80,32 @@ bool MatchRoute(const RouteEntry& route, const std::vector<std::string_view>& pa
   return i == parts.size();
 }
 
-class SinkAdapter final : public StreamSink {
- public:
-  explicit SinkAdapter(httplib::DataSink& sink) : sink_(sink) {}
-  bool Write(std::string_view data) override {
-    if (!sink_.is_writable()) return false;
-    return data.empty() || sink_.write(data.data(), data.size());
+// The host of a Host header value ("name:port", "[v6]:port", "name").
+std::string_view HostOf(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    const size_t end = authority.find(']');
+    return end == std::string_view::npos ? authority : authority.substr(1, end - 1);
   }
+  return authority.substr(0, authority.find(':'));
+}
 
- private:
-  httplib::DataSink& sink_;
-};
+// Media types a web page can send to any site without a CORS preflight.
+bool IsCorsSafelistedBody(std::string_view content_type) {
+  const std::string type = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
+  return type == "text/plain" || type == "application/x-www-form-urlencoded" ||
+         type == "multipart/form-data";
+}
+
+bool IsStateChanging(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+bool SupportedEncoding(std::string_view encoding) {
+  encoding = Trim(encoding);
+  return encoding.empty() || EqualsIgnoreCase(encoding, "identity") ||
+         EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip") ||
+         EqualsIgnoreCase(encoding, "deflate");
+}
 
 }  // namespace
 
@@ -156,7 +169,8 @@ Result<bool> HttpRequest::BoolQuery(std::string_view name, bool absent) const {
   if (!v) return absent;
   if (v->empty() || *v == "true" || *v == "1") return true;
   if (*v == "false" || *v == "0") return false;
-  return Status::InvalidArgument(std::string(name) + " must be true or false, not " + JsonString(*v));
+  return Status::InvalidArgument(std::string(name) + " must be true or false, not " +
+                                 JsonString(*v));
 }
 
 std::optional<std::string> HttpRequest::HeaderValue(std::string_view name) const {
@@ -166,55 +180,337 @@ std::optional<std::string> HttpRequest::HeaderValue(std::string_view name) const
   return std::nullopt;
 }
 
-struct HttpServer::Impl {
-  httplib::Server server;
+struct HttpServer::Impl final : http_internal::RequestPolicy {
+  explicit Impl(const HttpServerOptions& o) : options(o) {}
+
+  const HttpServerOptions& options;
   std::vector<std::unique_ptr<RouteEntry>> routes;
   std::function<Status()> readiness;
-
-  // kBound → kServing → kStopped, or kBound → kStopped. httplib closes the
-  // listening socket only from inside its accept loop, so Stop() must wait
-  // for that loop to run even when Serve() has not reached it yet.
-  enum class State { kIdle, kBound, kServing, kStopped };
-  std::mutex state_mu;
-  State state = State::kIdle;  // guarded by state_mu
-  std::atomic<bool> serve_returned{false};
-  int listen_fd = -1;  // the bound socket, seen through httplib's socket options hook
+  std::unique_ptr<http_internal::Transport> transport;
+  bool started = false;
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
   prometheus::Gauge* in_flight = nullptr;
   prometheus::Counter* exceptions = nullptr;
-  RouteMetrics unmatched;  // 404/405 and requests httplib rejected before routing
+  RouteMetrics unmatched;  // 404/405 and requests refused before routing
+  http_internal::TransportMetrics transport_metrics;
+
+  bool Admit(Exchange& x, HttpResponse& refusal) override;
+  size_t BodyLimit(const Exchange& x) const override {
+    const RouteEntry& route = Route(x);
+    return route.options.max_body_bytes ? route.options.max_body_bytes : options.max_body_bytes;
+  }
+  bool Nonblocking(const Exchange& x) const override { return Route(x).options.nonblocking; }
+  void Handle(Exchange& x, HttpResponse& res) override;
+  bool Poll(Exchange& x, const HttpResponse::Poll& poll, HttpResponse& res, bool last) override;
+  bool Pump(Exchange& x, const HttpResponse::Pump& pump, StreamSink& sink) override;
+  void Record(const Exchange& x, int status) override;
+
+  static const RouteEntry& Route(const Exchange& x) {
+    return *static_cast<const RouteEntry*>(x.route);
+  }
+  // Runs `fn` under the last-resort guard; false (and `res` a counted 500)
+  // when it threw.
+  template <typename Fn>
+  bool Guarded(const RouteEntry& route, const std::string& method, HttpResponse& res, Fn&& fn);
+  // Without tokens: refuses what a browser page of another site could send.
+  Status CheckBrowserOrigin(const HttpRequest& req) const;
+  Status Authenticate(const RouteEntry& route, HttpRequest& req, HttpResponse& refusal) const;
 };
 
+bool HttpServer::Impl::Admit(Exchange& x, HttpResponse& refusal) {
+  HttpRequest& req = x.request;
+  RouteEntry* route = nullptr;
+  bool other_method = false;
+  {
+    auto parts = PathSegments(req.path);
+    std::vector<Header> params;
+    for (const auto& r : routes) {
+      if (!MatchRoute(*r, parts, req.path, &params)) continue;
+      if (r->method != req.method) {
+        other_method = true;
+        continue;
+      }
+      if (!route || r->literal_count > route->literal_count) {
+        route = r.get();
+        req.path_params = params;
+      }
+    }
+  }
+  x.waits_key = "client " + req.remote_addr;
+  if (!options.auth) {
+    if (Status s = CheckBrowserOrigin(req); !s.ok()) {
+      transport_metrics.rejected->Add({{"reason", "browser_origin"}}).Increment();
+      refusal.SetError(s);
+      return false;
+    }
+  }
+  if (route == nullptr) {
+    if (other_method) {
+      refusal.SetError(
+          Status::InvalidArgument("method " + req.method + " is not allowed on " + req.path));
+      refusal.status = 405;
+    } else {
+      refusal.SetError(Status::NotFound("no route for " + req.method + " " + req.path));
+    }
+    return false;
+  }
+  x.route = route;
+  in_flight->Increment();  // until Record()
+  if (Status s = Authenticate(*route, req, refusal); !s.ok()) {
+    refusal.SetError(s);
+    return false;
+  }
+  if (req.principal.authenticated) x.waits_key = "token " + req.principal.name;
+  if (auto enc = req.HeaderValue("Content-Encoding"); enc && !SupportedEncoding(*enc)) {
+    refusal.SetError(Status::InvalidArgument(
+        "unsupported Content-Encoding '" + std::string(Trim(*enc).substr(0, 64)) + "' (use gzip)"));
+    refusal.status = 415;
+    return false;
+  }
+  return true;
+}
+
+Status HttpServer::Impl::CheckBrowserOrigin(const HttpRequest& req) const {
+  const std::optional<std::string> host_header = req.HeaderValue("Host");
+  if (host_header) {
+    const std::string_view host = HostOf(Trim(*host_header));
+    const bool allowed =
+        IsLoopbackHost(host) || EqualsIgnoreCase(host, "localhost") ||
+        (host.size() > 10 && EqualsIgnoreCase(host.substr(host.size() - 10), ".localhost")) ||
+        host == options.host ||
+        std::any_of(options.allowed_hosts.begin(), options.allowed_hosts.end(),
+                    [&](const std::string& a) {
+                      return EqualsIgnoreCase(a, host) || EqualsIgnoreCase(a, Trim(*host_header));
+                    });
+    if (!allowed) {
+      return Status::PermissionDenied(
+          "Host '" + std::string(Trim(*host_header).substr(0, 100)) +
+          "' is not allowed: without tokens this server answers only loopback names and "
+          "addresses, its listen address and the hosts given with --allowed-host, so that a web "
+          "page cannot reach it by DNS rebinding");
+    }
+  }
+  if (!IsStateChanging(req.method)) return Status::Ok();
+  auto cross_site = [](std::string why) {
+    return Status::PermissionDenied(
+        why +
+        ": without tokens this server refuses state-changing requests a web page of "
+        "another site could send (use the dashboard it serves, a non-browser client, or "
+        "tokens)");
+  };
+  const std::optional<std::string> origin = req.HeaderValue("Origin");
+  if (origin) {
+    const std::string_view o = Trim(*origin);
+    const size_t scheme_end = o.find("://");
+    const std::string_view authority =
+        scheme_end == std::string_view::npos ? std::string_view() : o.substr(scheme_end + 3);
+    if (!host_header || authority.empty() || !EqualsIgnoreCase(authority, Trim(*host_header))) {
+      return cross_site("Origin '" + std::string(o.substr(0, 100)) + "' is not this server's");
+    }
+    return Status::Ok();
+  }
+  if (auto site = req.HeaderValue("Sec-Fetch-Site")) {
+    const std::string_view v = Trim(*site);
+    if (!EqualsIgnoreCase(v, "same-origin") && !EqualsIgnoreCase(v, "none")) {
+      return cross_site("Sec-Fetch-Site is '" + std::string(v.substr(0, 40)) + "'");
+    }
+  }
+  // An old browser may send no Origin; it still says who it is, and a page
+  // cannot change that.
+  const bool from_browser = req.HeaderValue("User-Agent").value_or("").starts_with("Mozilla/");
+  if (from_browser && IsCorsSafelistedBody(req.HeaderValue("Content-Type").value_or(""))) {
+    return cross_site("a browser sent a " +
+                      std::string(Trim(req.HeaderValue("Content-Type")->substr(0, 60))) +
+                      " body without an Origin");
+  }
+  return Status::Ok();
+}
+
+Status HttpServer::Impl::Authenticate(const RouteEntry& route, HttpRequest& req,
+                                      HttpResponse& refusal) const {
+  if (route.options.access == Access::kPublic || !options.auth) return Status::Ok();
+  auto authz = req.HeaderValue("Authorization");
+  std::string_view token;
+  if (authz && authz->size() > 7 &&
+      EqualsIgnoreCase(std::string_view(*authz).substr(0, 7), "Bearer ")) {
+    token = Trim(std::string_view(*authz).substr(7));
+  }
+  if (token.empty()) {
+    refusal.SetHeader("WWW-Authenticate", "Bearer");
+    return Status::Unauthenticated("missing bearer token (Authorization: Bearer <token>)");
+  }
+  auto principal = options.auth->Authenticate(token);
+  if (!principal) {
+    refusal.SetHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return Status::Unauthenticated("unknown token");
+  }
+  req.principal = std::move(*principal);
+  if (!RoleAllows(req.principal.role, route.options.access)) {
+    return Status::PermissionDenied("role " + std::string(RoleName(req.principal.role)) +
+                                    " may not " + req.method + " " + req.path);
+  }
+  return Status::Ok();
+}
+
+template <typename Fn>
+bool HttpServer::Impl::Guarded(const RouteEntry& route, const std::string& method,
+                               HttpResponse& res, Fn&& fn) {
+  try {
+    fn();
+    return true;
+  } catch (const std::exception& e) {
+    exceptions->Increment();
+    log::Error("handler threw", {{"route", route.pattern}, {"method", method}, {"what", e.what()}});
+  } catch (...) {
+    exceptions->Increment();
+    log::Error("handler threw a non-exception", {{"route", route.pattern}});
+  }
+  res = HttpResponse();
+  res.SetError(Status::Internal("internal error while handling " + route.pattern));
+  return false;
+}
+
+void HttpServer::Impl::Handle(Exchange& x, HttpResponse& res) {
+  const RouteEntry& route = Route(x);
+  HttpRequest& req = x.request;
+  if (auto enc = req.HeaderValue("Content-Encoding"); enc && !req.body.empty()) {
+    if (Status s = http_internal::DecodeBody(*enc, BodyLimit(x), &req.body); !s.ok()) {
+      res.SetError(s);
+      return;
+    }
+  }
+  Guarded(route, req.method, res, [&] { route.handler(req, res); });
+  if (!res.deferred) http_internal::CompressIfWorthIt(x, res);
+}
+
+bool HttpServer::Impl::Poll(Exchange& x, const HttpResponse::Poll& poll, HttpResponse& res,
+                            bool last) {
+  bool ready = false;
+  if (!Guarded(Route(x), x.request.method, res, [&] { ready = poll(res, last); })) return true;
+  if (last && !ready) {
+    exceptions->Increment();
+    log::Error("a waiting request's last poll gave no answer", {{"route", Route(x).pattern}});
+    res = HttpResponse();
+    res.SetError(Status::Internal("internal error while handling " + Route(x).pattern));
+    return true;
+  }
+  if (ready) http_internal::CompressIfWorthIt(x, res);
+  return ready;
+}
+
+bool HttpServer::Impl::Pump(Exchange& x, const HttpResponse::Pump& pump, StreamSink& sink) {
+  bool more = false;
+  HttpResponse unused;
+  return Guarded(Route(x), x.request.method, unused, [&] { more = pump(sink); }) && more;
+}
+
+void HttpServer::Impl::Record(const Exchange& x, int status) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count();
+  const RouteEntry* route = static_cast<const RouteEntry*>(x.route);
+  RouteMetrics& m = route ? *route->metrics : unmatched;
+  m.latency->Observe(seconds);
+  prometheus::Counter* c;
+  {
+    std::lock_guard lock(m.mu);
+    auto it = m.by_code.find(status);
+    if (it == m.by_code.end()) {
+      c = &requests->Add({{"route", route ? route->pattern : "unmatched"},
+                          {"method", route ? route->method : "any"},
+                          {"code", std::to_string(status)}});
+      m.by_code.emplace(status, c);
+    } else {
+      c = it->second;
+    }
+  }
+  c->Increment();
+  if (route) in_flight->Decrement();
+  if (options.access_log == AccessLog::kAll ||
+      (options.access_log == AccessLog::kErrors && status >= 400)) {
+    log::Info("http", {{"method", x.request.method},
+                       {"path", x.request.path},
+                       {"status", status},
+                       {"ms", seconds * 1000},
+                       {"remote", x.request.remote_addr},
+                       {"principal", x.request.principal.name}});
+  }
+}
+
 HttpServer::HttpServer(HttpServerOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {
   if (!options_.metrics) options_.metrics = std::make_shared<prometheus::Registry>();
   auto& reg = *options_.metrics;
-  impl_->requests = &prometheus::BuildCounter()
-                         .Name("hive_http_requests_total")
-                         .Help("HTTP requests served, by route pattern, method and status code")
-                         .Register(reg);
-  impl_->latency = &prometheus::BuildHistogram()
-                        .Name("hive_http_request_duration_seconds")
-                        .Help("Time to handle an HTTP request (to the first byte of a stream)")
-                        .Register(reg);
-  impl_->in_flight = &prometheus::BuildGauge()
-                          .Name("hive_http_requests_in_flight")
-                          .Help("HTTP requests being handled now, streams included")
-                          .Register(reg)
-                          .Add({});
-  impl_->exceptions = &prometheus::BuildCounter()
-                           .Name("hive_http_handler_exceptions_total")
-                           .Help("Requests answered 500 by the last-resort exception handler")
+  Impl& impl = *impl_;
+  impl.requests = &prometheus::BuildCounter()
+                       .Name("hive_http_requests_total")
+                       .Help("HTTP requests answered, by route pattern, method and status code")
+                       .Register(reg);
+  impl.latency = &prometheus::BuildHistogram()
+                      .Name("hive_http_request_duration_seconds")
+                      .Help(
+                          "Time from a request's first byte to its answer (to the first byte "
+                          "of a stream)")
+                      .Register(reg);
+  impl.in_flight = &prometheus::BuildGauge()
+                        .Name("hive_http_requests_in_flight")
+                        .Help("Admitted HTTP requests not answered yet, waiting ones included")
+                        .Register(reg)
+                        .Add({});
+  impl.exceptions = &prometheus::BuildCounter()
+                         .Name("hive_http_handler_exceptions_total")
+                         .Help("Requests answered 500 by the last-resort exception handler")
+                         .Register(reg)
+                         .Add({});
+  impl.unmatched.latency =
+      &impl.latency->Add({{"route", "unmatched"}, {"method", "any"}}, kLatencyBuckets);
+
+  http_internal::TransportMetrics& tm = impl.transport_metrics;
+  tm.rejected = &prometheus::BuildCounter()
+                     .Name("hive_http_rejected_total")
+                     .Help(
+                         "Requests refused before a handler ran, by the limit or check they "
+                         "broke")
+                     .Register(reg);
+  tm.refused = &prometheus::BuildCounter()
+                    .Name("hive_http_connections_refused_total")
+                    .Help("Connections closed at accept, by the limit they were over")
+                    .Register(reg);
+  tm.accepted = &prometheus::BuildCounter()
+                     .Name("hive_http_connections_accepted_total")
+                     .Help("Connections accepted")
+                     .Register(reg)
+                     .Add({});
+  tm.idle_closed = &prometheus::BuildCounter()
+                        .Name("hive_http_idle_timeouts_total")
+                        .Help("Kept-alive connections closed after the idle timeout")
+                        .Register(reg)
+                        .Add({});
+  tm.write_timeouts = &prometheus::BuildCounter()
+                           .Name("hive_http_write_timeouts_total")
+                           .Help(
+                               "Connections closed because the client did not take an answer "
+                               "or stream within the write timeout")
                            .Register(reg)
                            .Add({});
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-  impl_->unmatched.latency =
-      &impl_->latency->Add({{"route", "unmatched"}, {"method", "any"}}, kBuckets);
+  tm.connections = &prometheus::BuildGauge()
+                        .Name("hive_http_connections")
+                        .Help("Open connections")
+                        .Register(reg)
+                        .Add({});
+  tm.waiting = &prometheus::BuildGauge()
+                    .Name("hive_http_waiting_requests")
+                    .Help("Requests parked by HttpResponse::Wait (blocking queries)")
+                    .Register(reg)
+                    .Add({});
+  tm.streams = &prometheus::BuildGauge()
+                    .Name("hive_http_streams")
+                    .Help("Streaming answers in progress (SSE, live tails)")
+                    .Register(reg)
+                    .Add({});
 
-  Route("GET", "/healthz", {Access::kPublic},
+  Route("GET", "/healthz", {Access::kPublic, 0, /*nonblocking=*/true},
         [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"status":"ok"})"); });
   Route("GET", "/readyz", {Access::kPublic},
         [impl = impl_.get()](const HttpRequest&, HttpResponse& res) {
@@ -226,14 +522,16 @@ HttpServer::HttpServer(HttpServerOptions options)
           }
         });
   // Who the caller is, so a UI can offer only what the role allows.
-  Route("GET", "/api/v1/whoami", {Access::kRead}, [](const HttpRequest& req, HttpResponse& res) {
-    std::string body = "{\"name\":";
-    AppendJsonString(body, req.principal.name);
-    body += ",\"role\":";
-    AppendJsonString(body, RoleName(req.principal.role));
-    body += req.principal.authenticated ? ",\"authenticated\":true}" : ",\"authenticated\":false}";
-    res.SetJson(std::move(body));
-  });
+  Route("GET", "/api/v1/whoami", {Access::kRead, 0, /*nonblocking=*/true},
+        [](const HttpRequest& req, HttpResponse& res) {
+          std::string body = "{\"name\":";
+          AppendJsonString(body, req.principal.name);
+          body += ",\"role\":";
+          AppendJsonString(body, RoleName(req.principal.role));
+          body += req.principal.authenticated ? ",\"authenticated\":true}"
+                                              : ",\"authenticated\":false}";
+          res.SetJson(std::move(body));
+        });
   Route("GET", "/metrics", {Access::kRead},
         [reg = options_.metrics](const HttpRequest&, HttpResponse& res) {
           auto families = reg->Collect();
@@ -268,10 +566,8 @@ void HttpServer::Route(std::string_view method, std::string_view pattern, RouteO
   route->options = options;
   route->handler = std::move(handler);
   route->metrics = std::make_unique<RouteMetrics>();
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
   route->metrics->latency =
-      &impl_->latency->Add({{"route", route->pattern}, {"method", route->method}}, kBuckets);
+      &impl_->latency->Add({{"route", route->pattern}, {"method", route->method}}, kLatencyBuckets);
   impl_->routes.push_back(std::move(route));
 }
 
@@ -280,301 +576,39 @@ void HttpServer::SetReadinessCheck(std::function<Status()> check) {
 }
 
 Status HttpServer::Listen() {
-  Impl& impl = *impl_;
-  const HttpServerOptions& opts = options_;
-  size_t max_body = opts.max_body_bytes;
-  for (const auto& r : impl.routes) max_body = std::max(max_body, r->options.max_body_bytes);
-
-  impl.server.new_task_queue = [n = opts.worker_threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(n));
-  };
-  impl.server.set_payload_max_length(max_body);
-  impl.server.set_keep_alive_max_count(10000);
-  // Without it, Nagle's algorithm and delayed ACKs stall every response to a
-  // request with a body by ~40 ms.
-  impl.server.set_tcp_nodelay(true);
-  // httplib's default adds SO_REUSEPORT, which would let a second server bind
-  // the same port and silently split the traffic.
-  impl.server.set_socket_options([&impl](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    impl.listen_fd = sock;
-  });
-  impl.server.set_read_timeout(30, 0);
-  impl.server.set_write_timeout(30, 0);
-
-  auto count = [&impl](RouteMetrics& m, const std::string& route, const std::string& method,
-                       int code, double seconds) {
-    m.latency->Observe(seconds);
-    prometheus::Counter* c;
-    {
-      std::lock_guard lock(m.mu);
-      auto it = m.by_code.find(code);
-      if (it == m.by_code.end()) {
-        c = &impl.requests->Add(
-            {{"route", route}, {"method", method}, {"code", std::to_string(code)}});
-        m.by_code.emplace(code, c);
-      } else {
-        c = it->second;
-      }
-    }
-    c->Increment();
-  };
-
-  auto dispatch = [this, &impl, count](const httplib::Request& hreq, httplib::Response& hres,
-                                       const httplib::ContentReader* reader) {
-    const auto start = std::chrono::steady_clock::now();
-    impl.in_flight->Increment();
-    HttpRequest req;
-    req.method = hreq.method == "HEAD" ? "GET" : hreq.method;
-    req.path = hreq.path;
-    req.remote_addr = hreq.remote_addr;
-    req.headers.reserve(hreq.headers.size());
-    for (const auto& [k, v] : hreq.headers) req.headers.emplace_back(k, v);
-    for (const auto& [k, v] : hreq.params) req.query.emplace_back(k, v);
-
-    HttpResponse res;
-    RouteEntry* route = nullptr;
-    bool other_method = false;
-    {
-      auto parts = PathSegments(req.path);
-      std::vector<Header> params;
-      for (const auto& r : impl.routes) {
-        if (!MatchRoute(*r, parts, req.path, &params)) continue;
-        if (r->method != req.method) {
-          other_method = true;
-          continue;
-        }
-        if (!route || r->literal_count > route->literal_count) {
-          route = r.get();
-          req.path_params = params;
-        }
-      }
-    }
-
-    auto respond = [&] {
-      if (route == nullptr) {
-        if (other_method) {
-          res.SetError(
-              Status::InvalidArgument("method " + req.method + " is not allowed on " + req.path));
-          res.status = 405;
-        } else {
-          res.SetError(Status::NotFound("no route for " + req.method + " " + req.path));
-        }
-        return;
-      }
-      // Authentication and authorization.
-      if (route->options.access != Access::kPublic && options_.auth) {
-        auto authz = req.HeaderValue("Authorization");
-        std::string_view token;
-        if (authz && authz->size() > 7 &&
-            EqualsIgnoreCase(std::string_view(*authz).substr(0, 7), "Bearer ")) {
-          token = Trim(std::string_view(*authz).substr(7));
-        }
-        if (token.empty()) {
-          res.SetError(
-              Status::Unauthenticated("missing bearer token (Authorization: Bearer <token>)"));
-          res.SetHeader("WWW-Authenticate", "Bearer");
-          return;
-        }
-        auto principal = options_.auth->Authenticate(token);
-        if (!principal) {
-          res.SetError(Status::Unauthenticated("unknown token"));
-          res.SetHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-          return;
-        }
-        req.principal = std::move(*principal);
-        if (!RoleAllows(req.principal.role, route->options.access)) {
-          res.SetError(Status::PermissionDenied("role " +
-                                                std::string(RoleName(req.principal.role)) +
-                                                " may not " + req.method + " " + req.path));
-          return;
-        }
-      }
-      // The body, with the route's limit enforced as it streams in.
-      if (reader != nullptr) {
-        if (auto enc = req.HeaderValue("Content-Encoding")) {
-          std::string_view e = Trim(*enc);
-          if (!e.empty() && e != "gzip" && e != "deflate" && e != "identity" && e != "br") {
-            res.SetError(Status::InvalidArgument("unsupported Content-Encoding '" + std::string(e) +
-                                                 "' (use gzip)"));
-            res.status = 415;
-            return;
-          }
-        }
-        const size_t limit =
-            route->options.max_body_bytes ? route->options.max_body_bytes : options_.max_body_bytes;
-        bool too_large = false;
-        bool read_ok = (*reader)([&](const char* data, size_t len) {
-          if (req.body.size() + len > limit) {
-            too_large = true;
-            return false;
-          }
-          req.body.append(data, len);
-          return true;
-        });
-        // httplib refuses a Content-Length over the server-wide limit itself
-        // (status 413) without calling the receiver.
-        if (too_large || (!read_ok && hres.status == 413)) {
-          res.SetError(Status::TooLarge("request body is over the limit of " +
-                                        std::to_string(limit) + " bytes"));
-          res.SetHeader("Connection", "close");
-          return;
-        }
-        if (!read_ok) {
-          res.SetError(
-              Status::InvalidArgument("could not read the request body (bad encoding or framing)"));
-          res.SetHeader("Connection", "close");
-          return;
-        }
-      }
-      try {
-        route->handler(req, res);
-      } catch (const std::exception& e) {
-        impl.exceptions->Increment();
-        log::Error("handler threw",
-                   {{"route", route->pattern}, {"method", req.method}, {"what", e.what()}});
-        res = HttpResponse();
-        res.SetError(Status::Internal("internal error while handling " + route->pattern));
-      } catch (...) {
-        impl.exceptions->Increment();
-        log::Error("handler threw a non-exception", {{"route", route->pattern}});
-        res = HttpResponse();
-        res.SetError(Status::Internal("internal error while handling " + route->pattern));
-      }
-    };
-    respond();
-    // A body refused before it was read (404, 401, 403, 415) is still on the
-    // wire; closing is cheaper and safer than draining it, and keeps the
-    // next request on this connection from being parsed out of it.
-    if (reader != nullptr && req.body.empty() && res.status >= 400 &&
-        (hreq.has_header("Content-Length") || hreq.has_header("Transfer-Encoding"))) {
-      res.SetHeader("Connection", "close");
-    }
-
-    hres.status = res.status;
-    for (auto& [k, v] : res.headers) hres.set_header(k, v);
-    if (res.stream) {
-      auto stream = std::make_shared<std::function<bool(StreamSink&)>>(std::move(res.stream));
-      auto* gauge = impl.in_flight;
-      gauge->Increment();  // held until the stream ends
-      hres.set_chunked_content_provider(
-          res.content_type,
-          [stream](size_t, httplib::DataSink& sink) {
-            SinkAdapter adapter(sink);
-            if (!(*stream)(adapter)) sink.done();
-            return true;
-          },
-          [gauge](bool) { gauge->Decrement(); });
-    } else {
-      hres.set_content(std::move(res.body), res.content_type);
-    }
-
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (route) {
-      count(*route->metrics, route->pattern, route->method, res.status, seconds);
-    } else {
-      count(impl.unmatched, "unmatched", "any", res.status, seconds);
-    }
-    impl.in_flight->Decrement();
-    if (options_.access_log == AccessLog::kAll ||
-        (options_.access_log == AccessLog::kErrors && res.status >= 400)) {
-      log::Info("http", {{"method", req.method},
-                         {"path", req.path},
-                         {"status", res.status},
-                         {"ms", seconds * 1000},
-                         {"remote", req.remote_addr},
-                         {"principal", req.principal.name}});
-    }
-  };
-
-  auto plain = [dispatch](const httplib::Request& q, httplib::Response& r) {
-    dispatch(q, r, nullptr);
-  };
-  auto with_body = [dispatch](const httplib::Request& q, httplib::Response& r,
-                              const httplib::ContentReader& reader) { dispatch(q, r, &reader); };
-  impl.server.Get(".*", plain);
-  impl.server.Options(".*", plain);
-  impl.server.Post(".*", with_body);
-  impl.server.Put(".*", with_body);
-  impl.server.Patch(".*", with_body);
-  impl.server.Delete(".*", with_body);
-
-  // Requests httplib rejects before routing (over-long bodies by
-  // Content-Length, malformed request lines) still get a JSON error body.
-  impl.server.set_error_handler([&impl, count](const httplib::Request& req,
-                                               httplib::Response& res) {
-    if (!res.body.empty()) return;
-    Status s = res.status == 413   ? Status::TooLarge("request body is over the server's limit")
-               : res.status == 404 ? Status::NotFound("no route for " + req.method + " " + req.path)
-                                   : Status::InvalidArgument("bad request");
-    res.set_content(ErrorJson(s), "application/json");
-    if (res.status == 413 || res.status == 400)
-      count(impl.unmatched, "unmatched", "any", res.status, 0);
-  });
-  impl.server.set_exception_handler(
-      [&impl](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        impl.exceptions->Increment();
-        res.status = 500;
-        res.set_content(ErrorJson(Status::Internal("internal error")), "application/json");
-      });
-
-  const int bound = opts.port == 0
-                        ? impl.server.bind_to_any_port(opts.host)
-                        : (impl.server.bind_to_port(opts.host, opts.port) ? opts.port : -1);
-  if (bound <= 0) {
-    return Status::Unavailable("cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
-                               " (address in use or not available)");
-  }
-  port_ = bound;
-  // httplib listens with a backlog of 5, which drops connections when
-  // hundreds of agents reconnect at once; listen() again raises it.
-  if (impl.listen_fd >= 0) ::listen(impl.listen_fd, SOMAXCONN);
-  std::lock_guard lock(impl.state_mu);
-  impl.state = Impl::State::kBound;
+  if (impl_->transport) return Status::Ok();
+  auto transport = http_internal::Transport::Bind(options_, impl_.get(), impl_->transport_metrics);
+  if (!transport.ok()) return transport.status();
+  impl_->transport = std::move(*transport);
+  port_ = impl_->transport->port();
   return Status::Ok();
-}
-
-void HttpServer::Serve() {
-  {
-    std::lock_guard lock(impl_->state_mu);
-    if (impl_->state != Impl::State::kBound) return;
-    impl_->state = Impl::State::kServing;
-  }
-  impl_->server.listen_after_bind();
-  impl_->serve_returned = true;
 }
 
 Status HttpServer::Start() {
   HIVE_RETURN_IF_ERROR(Listen());
-  thread_ = std::thread([this] { Serve(); });
+  if (!impl_->started) {
+    impl_->started = true;
+    impl_->transport->Start();
+  }
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
-  Impl::State previous;
-  {
-    std::lock_guard lock(impl_->state_mu);
-    previous = impl_->state;
-    impl_->state = Impl::State::kStopped;
-  }
-  auto stop_accept_loop = [this] {
-    while (!impl_->server.is_running() && !impl_->serve_returned) std::this_thread::yield();
-    impl_->server.stop();
-  };
-  if (previous == Impl::State::kBound) {
-    // Bound but never served: run the accept loop only so that it closes the socket.
-    std::thread closer([this] {
-      impl_->server.listen_after_bind();
-      impl_->serve_returned = true;
-    });
-    stop_accept_loop();
-    closer.join();
-  } else if (previous == Impl::State::kServing) {
-    stop_accept_loop();
-  }
-  if (thread_.joinable()) thread_.join();
+  if (impl_->transport) impl_->transport->Stop();
+}
+
+void HttpResponse::Wait(WakeSource wake_on, Duration timeout, Poll poll) {
+  deferred = std::make_shared<Deferred>();
+  deferred->wake_on = std::move(wake_on);
+  deferred->timeout = timeout;
+  deferred->poll = std::move(poll);
+}
+
+void HttpResponse::Stream(WakeSource wake_on, Duration interval, Pump pump) {
+  deferred = std::make_shared<Deferred>();
+  deferred->wake_on = std::move(wake_on);
+  deferred->interval = interval;
+  deferred->pump = std::move(pump);
 }
 
 bool IsLoopbackHost(std::string_view host) {

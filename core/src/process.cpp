@@ -1,6 +1,7 @@
 #include "hive/core/process.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 namespace hive {
 namespace {
@@ -33,6 +34,17 @@ int WaitForTerminationSignal(void (*on_hup)()) {
     }
     return sig;
   }
+}
+
+uint64_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
 }
 
 }  // namespace hive

@@ -22,6 +22,9 @@ using nlohmann::json;
 constexpr size_t kMaxWriteBodyBytes = 256u << 10;
 constexpr auto kDefaultWait = std::chrono::seconds(30);
 constexpr auto kMaxWait = std::chrono::minutes(5);
+// An event stream with nothing to say sends a comment this often, so that
+// proxies do not close it.
+constexpr auto kKeepAlive = std::chrono::seconds(15);
 
 Status WrongType(std::string_view field, std::string_view expected) {
   return Status::InvalidArgument(std::string(field) + " must be " + std::string(expected));
@@ -291,11 +294,11 @@ class WatchResponseCache {
   std::unordered_map<std::string, Entry> entries_;
 };
 
-Status HandleGet(Registry& registry, WatchResponseCache& cache, const HttpRequest& req,
-                 HttpResponse& res) {
+Status HandleGet(Registry& registry, const std::shared_ptr<WatchResponseCache>& cache,
+                 const HttpRequest& req, HttpResponse& res) {
   InstanceFilter filter;
   HIVE_RETURN_IF_ERROR(ParseFilter(req, &filter));
-  std::string_view service = req.PathParam("service");
+  std::string service(req.PathParam("service"));
   auto index_text = req.Query("index");
   uint64_t index = 0;
   std::chrono::milliseconds wait{};
@@ -307,18 +310,31 @@ Status HandleGet(Registry& registry, WatchResponseCache& cache, const HttpReques
     Reply(res, ServiceJson(*result), result->index);
     return Status::Ok();
   }
-  auto result = registry.WatchService(service, filter, index, Jitter(wait));
-  if (!result.ok()) return result.status();
-  std::string key = std::string(service) + '\0' + (filter.healthy_only ? "1" : "0") + '\0' +
-                    filter.tag + '\0' + filter.version;
-  std::shared_ptr<const std::string> body = cache.Find(key, result->index);
-  if (body == nullptr) {
-    body = std::make_shared<const std::string>(
-        ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
-    cache.Put(std::move(key), result->index, body);
-  }
-  res.SetJson(*body);
-  res.SetHeader("X-Hive-Index", std::to_string(result->index));
+  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
+  auto wake_on = [&registry, service](Notifier::Listener wake) {
+    Result<Subscription> sub = registry.SubscribeService(service, std::move(wake));
+    return sub.ok() ? std::move(*sub) : Subscription();
+  };
+  auto answer = [&registry, cache, service, filter, index](HttpResponse& r, bool last) {
+    if (!last && !registry.ServiceChangedSince(service, index)) return false;
+    auto result = registry.GetService(service, filter);
+    if (!result.ok()) {
+      r.SetError(result.status());
+      return true;
+    }
+    std::string key = service + '\0' + (filter.healthy_only ? "1" : "0") + '\0' + filter.tag +
+                      '\0' + filter.version;
+    std::shared_ptr<const std::string> body = cache->Find(key, result->index);
+    if (body == nullptr) {
+      body = std::make_shared<const std::string>(
+          ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
+      cache->Put(std::move(key), result->index, body);
+    }
+    r.SetJson(*body);
+    r.SetHeader("X-Hive-Index", std::to_string(result->index));
+    return true;
+  };
+  res.Wait(std::move(wake_on), Jitter(wait), std::move(answer));
   return Status::Ok();
 }
 
@@ -355,9 +371,10 @@ Status HandleEvents(Registry& registry, const HttpRequest& req, HttpResponse& re
   res.status = 200;
   res.content_type = "text/event-stream";
   res.SetHeader("Cache-Control", "no-cache");
-  res.stream = [&registry, state](StreamSink& sink) {
-    constexpr auto kPoll = std::chrono::seconds(1);
-    constexpr auto kKeepAlive = std::chrono::seconds(15);
+  auto wake_on = [&registry](Notifier::Listener wake) {
+    return registry.SubscribeEvents(std::move(wake));
+  };
+  auto pump = [&registry, state](StreamSink& sink) {
     const auto now = std::chrono::steady_clock::now();
     if (!state->started) {
       state->started = true;
@@ -366,9 +383,8 @@ Status HandleEvents(Registry& registry, const HttpRequest& req, HttpResponse& re
         return false;
       }
     }
-    // Each call waits at most kPoll so that shutdown ends the stream promptly.
-    EventBatch batch = registry.WaitForEvents(state->after, kPoll);
     if (registry.watches_cancelled()) return false;
+    EventBatch batch = registry.EventsSince(state->after);
     std::string out;
     if (batch.reset) {
       out = SseEvent("reset", batch.index, json{{"index", batch.index}});
@@ -379,12 +395,15 @@ Status HandleEvents(Registry& registry, const HttpRequest& req, HttpResponse& re
     }
     state->after = std::max(state->after, batch.index);
     if (out.empty()) {
-      if (std::chrono::steady_clock::now() - state->last_write < kKeepAlive) return true;
+      // Pumped at least every kKeepAlive: a comment keeps proxies from
+      // closing a quiet stream.
+      if (now - state->last_write < kKeepAlive / 2) return true;
       out = ": keep-alive\n\n";
     }
-    state->last_write = std::chrono::steady_clock::now();
+    state->last_write = now;
     return sink.Write(out);
   };
+  res.Stream(std::move(wake_on), kKeepAlive, std::move(pump));
   return Status::Ok();
 }
 
@@ -410,7 +429,7 @@ void MountRegistryRoutes(HttpServer& server, Registry& registry) {
   auto cache = std::make_shared<WatchResponseCache>();
   server.Route("GET", "/api/v1/services/{service}", {Access::kRead},
                [&registry, cache](const HttpRequest& req, HttpResponse& res) {
-                 if (Status s = HandleGet(registry, *cache, req, res); !s.ok()) res.SetError(s);
+                 if (Status s = HandleGet(registry, cache, req, res); !s.ok()) res.SetError(s);
                });
 }
 

@@ -219,8 +219,8 @@ void Registry::BumpLocked(Service& svc, std::vector<ChangeEvent> events) {
     history_floor_ = events_.front().index;
     events_.pop_front();
   }
-  svc.changed.notify_all();
-  events_cv_.notify_all();
+  svc.changed.Notify();
+  events_changed_.Notify();
 }
 
 Status Registry::PersistLocked(const std::vector<StoreChange>& changes, uint64_t index) {
@@ -489,33 +489,35 @@ Result<ServiceInstances> Registry::GetService(std::string_view service,
   return SnapshotLocked(service, filter);
 }
 
-Result<ServiceInstances> Registry::WatchService(std::string_view service,
-                                                const InstanceFilter& filter, uint64_t after_index,
-                                                std::chrono::milliseconds timeout) {
-  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
-  HIVE_RETURN_IF_ERROR(ValidateFilter(filter));
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lock(mu_);
-  // A never-seen service gets its (empty) entry so its watchers have a
-  // condition variable; ListServices() skips it.
-  Service& svc = services_.try_emplace(std::string(service)).first->second;
-  auto ready = [&] {
-    return watches_cancelled_ || after_index > index_ || svc.index > after_index;
-  };
-  if (!ready()) {
-    metrics_->blocked_watchers->Increment();
-    svc.changed.wait_until(lock, deadline, ready);
-    metrics_->blocked_watchers->Decrement();
-  }
-  return SnapshotLocked(service, filter);
+bool Registry::ServiceChangedSince(std::string_view service, uint64_t after_index) const {
+  std::lock_guard lock(mu_);
+  if (watches_cancelled_ || after_index > index_) return true;
+  auto it = services_.find(service);
+  return it != services_.end() && it->second.index > after_index;
 }
 
-EventBatch Registry::WaitForEvents(uint64_t after, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+Result<Subscription> Registry::SubscribeService(std::string_view service, Notifier::Listener wake) {
+  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
+  std::lock_guard lock(mu_);
+  // A never-seen service gets its (empty) entry so its watchers have a
+  // notifier; ListServices() skips it.
+  Service& svc = services_.try_emplace(std::string(service)).first->second;
+  Subscription sub = svc.changed.Subscribe(std::move(wake));
+  metrics_->blocked_watchers->Increment();
+  return Subscription(
+      [sub = std::make_shared<Subscription>(std::move(sub)), gauge = metrics_->blocked_watchers] {
+        sub->Reset();
+        gauge->Decrement();
+      });
+}
+
+Subscription Registry::SubscribeEvents(Notifier::Listener wake) {
+  return events_changed_.Subscribe(std::move(wake));
+}
+
+EventBatch Registry::EventsSince(uint64_t after) const {
   EventBatch batch;
-  std::unique_lock lock(mu_);
-  auto ready = [&] { return watches_cancelled_ || index_ != after; };
-  if (!ready()) events_cv_.wait_until(lock, deadline, ready);
+  std::lock_guard lock(mu_);
   batch.index = index_;
   // An index ahead of ours went backwards (a wiped data dir): start over.
   batch.reset = after > index_ || after < history_floor_;
@@ -681,8 +683,8 @@ bool Registry::watches_cancelled() const {
 void Registry::CancelWatches() {
   std::lock_guard lock(mu_);
   watches_cancelled_ = true;
-  for (auto& [name, svc] : services_) svc.changed.notify_all();
-  events_cv_.notify_all();
+  for (auto& [name, svc] : services_) svc.changed.Notify();
+  events_changed_.Notify();
 }
 
 uint64_t Registry::index() const {

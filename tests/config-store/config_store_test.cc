@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -52,16 +53,6 @@ class ConfigStoreTest : public ::testing::Test {
 
   double Metric(std::string_view name, std::string_view result = {}) {
     return MetricValue(*registry_, name, result.empty() ? "" : "result", result);
-  }
-
-  // Waits, with a deadline, until `n` readers are blocked in WaitForIndex.
-  bool WaitForBlockedWatchers(double n) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (Metric("hive_config_blocked_watchers") != n) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::yield();
-    }
-    return true;
   }
 
   TempDir dir_;
@@ -290,36 +281,40 @@ TEST_F(ConfigStoreTest, OpenNeedsAnExistingDirectory) {
   EXPECT_EQ(ConfigStore::Open(options).status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ConfigStoreTest, WaitForIndexWakesOnPush) {
+TEST_F(ConfigStoreTest, SubscribersAreWokenByAPushAndCounted) {
   const int64_t start = store_->index();
-  int64_t woke_at = -1;
-  std::thread watcher([&] { woke_at = store_->WaitForIndex(start, std::chrono::seconds(30)); });
-  ASSERT_TRUE(WaitForBlockedWatchers(1));
+  std::atomic<int> wakes{0};
+  auto sub = store_->SubscribeChanges("payments", "prod", [&] { ++wakes; });
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(Metric("hive_config_blocked_watchers"), 1);
+  EXPECT_FALSE(store_->ChangedSince("payments", "prod", start));
   MustPush(Write("payments", "prod"), R"({"a":1})");
-  watcher.join();
-  EXPECT_EQ(woke_at, start + 1);
+  EXPECT_EQ(wakes.load(), 1);
+  EXPECT_TRUE(store_->ChangedSince("payments", "prod", start));
+  EXPECT_FALSE(store_->ChangedSince("payments", "prod", start + 1));
+  sub->Reset();
   EXPECT_EQ(Metric("hive_config_blocked_watchers"), 0);
+  MustPush(Write("payments", "prod"), R"({"a":2})");
+  EXPECT_EQ(wakes.load(), 1);
 }
 
-TEST_F(ConfigStoreTest, WaitForIndexTimesOut) {
-  const auto begin = std::chrono::steady_clock::now();
-  EXPECT_EQ(store_->WaitForIndex(0, std::chrono::milliseconds(200)), 0);
-  EXPECT_GE(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(200));
-  // A newer index than the caller's, or one from before a reset, answers at once.
+TEST_F(ConfigStoreTest, AnIndexFromBeforeAResetHasSomethingNew) {
   MustPush(Write("payments", "prod"), R"({"a":1})");
-  EXPECT_EQ(store_->WaitForIndex(0, std::chrono::minutes(5)), 1);
-  EXPECT_EQ(store_->WaitForIndex(7, std::chrono::minutes(5)), 1);
+  EXPECT_FALSE(store_->ChangedSince("payments", "prod", 1));
+  EXPECT_TRUE(store_->ChangedSince("payments", "prod", 0));
+  EXPECT_TRUE(store_->ChangedSince("payments", "prod", 7));
+  EXPECT_TRUE(store_->SubscribeChanges("Bad App", "prod", [] {}).status().IsInvalidArgument());
 }
 
 TEST_F(ConfigStoreTest, StopWakesWatchers) {
-  int64_t woke_at = -1;
-  std::thread watcher([&] { woke_at = store_->WaitForIndex(0, std::chrono::minutes(5)); });
-  ASSERT_TRUE(WaitForBlockedWatchers(1));
+  std::atomic<int> wakes{0};
+  auto sub = store_->SubscribeChanges("payments", "prod", [&] { ++wakes; });
+  ASSERT_TRUE(sub.ok());
+  EXPECT_FALSE(store_->ChangedSince("payments", "prod", 0));
   store_->Stop();
-  watcher.join();
-  EXPECT_EQ(woke_at, 0);
+  EXPECT_GE(wakes.load(), 1);  // once per layer it watches
   store_->Stop();
-  EXPECT_EQ(store_->WaitForIndex(0, std::chrono::minutes(5)), 0);
+  EXPECT_TRUE(store_->ChangedSince("payments", "prod", 0));
 }
 
 }  // namespace

@@ -51,10 +51,10 @@ class HttpServerTest : public ::testing::Test {
     server_->Route("GET", "/stream", {Access::kRead}, [](const HttpRequest&, HttpResponse& res) {
       auto n = std::make_shared<int>(0);
       res.content_type = "text/event-stream";
-      res.stream = [n](StreamSink& sink) {
+      res.Stream(nullptr, std::chrono::minutes(1), [n](StreamSink& sink) {
         if (*n == 3) return false;
         return sink.Write("data: " + std::to_string((*n)++) + "\n\n");
-      };
+      });
     });
     ASSERT_TRUE(server_->Start().ok());
     ASSERT_GT(server_->port(), 0);
@@ -139,7 +139,7 @@ TEST_F(HttpServerTest, BodyLimitCoversContentLengthChunkedAndPerRoute) {
   std::string chunk(1500, 'y');
   char size_hex[16];
   std::snprintf(size_hex, sizeof size_hex, "%zx", chunk.size());
-  std::string raw = "PUT /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+  std::string raw = "PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
                     std::string(size_hex) + "\r\n" + chunk + "\r\n0\r\n\r\n";
   std::string answer = Raw(raw);
   EXPECT_NE(answer.find("413"), std::string::npos) << answer.substr(0, 200);

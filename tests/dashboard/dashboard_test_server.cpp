@@ -6,14 +6,12 @@
 //   dashboard_test_server [--token T] [--empty]
 //     --token T  require `Authorization: Bearer T` on the API (role reader)
 //     --empty    no services registered and no traffic in the graph
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "hive/core/clock.h"
 #include "hive/core/http.h"
@@ -146,14 +144,11 @@ int main(int argc, char** argv) {
 
   // The registry's event stream, with no changes: only keep-alives, so the
   // pages' live-update streams stay open until shutdown.
-  std::atomic<bool> stopping{false};
   server.Route("GET", "/api/v1/events", {hive::Access::kRead},
-               [&stopping](const hive::HttpRequest&, hive::HttpResponse& res) {
+               [](const hive::HttpRequest&, hive::HttpResponse& res) {
                  res.content_type = "text/event-stream";
-                 res.stream = [&stopping](hive::StreamSink& sink) {
-                   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-                   return !stopping.load() && sink.Write(": keep-alive\n\n");
-                 };
+                 res.Stream(nullptr, std::chrono::milliseconds(200),
+                            [](hive::StreamSink& sink) { return sink.Write(": keep-alive\n\n"); });
                });
 
   if (hive::Status st = server.Start(); !st.ok()) {
@@ -162,7 +157,6 @@ int main(int argc, char** argv) {
   }
   std::cout << server.port() << std::endl;
   hive::WaitForTerminationSignal();
-  stopping = true;
   server.Stop();
   return 0;
 }

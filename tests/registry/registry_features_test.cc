@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -230,7 +231,7 @@ TEST_F(RegistryFeaturesTest, EventsReportEveryChangeInOrder) {
   clock_.Advance(minutes(1));
   ASSERT_EQ(registry_->Reap().removed, 1);
 
-  EventBatch batch = registry_->WaitForEvents(0, milliseconds(0));
+  EventBatch batch = registry_->EventsSince(0);
   EXPECT_FALSE(batch.reset);
   EXPECT_EQ(batch.index, 8u);
   std::vector<std::string> kinds;
@@ -247,22 +248,22 @@ TEST_F(RegistryFeaturesTest, EventsReportEveryChangeInOrder) {
   EXPECT_FALSE(batch.events[4].instance.has_value());
 
   // From a later index only what follows; an index ahead of ours resets.
-  EXPECT_EQ(registry_->WaitForEvents(6, milliseconds(0)).events.size(), 2u);
-  EventBatch ahead = registry_->WaitForEvents(99, milliseconds(0));
+  EXPECT_EQ(registry_->EventsSince(6).events.size(), 2u);
+  EventBatch ahead = registry_->EventsSince(99);
   EXPECT_TRUE(ahead.reset);
   EXPECT_TRUE(ahead.events.empty());
 }
 
-TEST_F(RegistryFeaturesTest, EventWaitBlocksUntilAChange) {
+TEST_F(RegistryFeaturesTest, EventSubscribersAreWokenByEachChange) {
   ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(registry_->WaitForEvents(1, milliseconds(50)).events.empty());
-  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(50));
-
-  EventBatch got;
-  std::thread waiter([&] { got = registry_->WaitForEvents(1, minutes(5)); });
+  EXPECT_TRUE(registry_->EventsSince(1).events.empty());
+  std::atomic<int> wakes{0};
+  Subscription sub = registry_->SubscribeEvents([&] { ++wakes; });
+  ASSERT_TRUE(registry_->Heartbeat("orders", "orders-1").ok());
+  EXPECT_EQ(wakes.load(), 0);  // a plain heartbeat is no change
   ASSERT_TRUE(registry_->Deregister("orders", "orders-1").ok());
-  waiter.join();
+  EXPECT_EQ(wakes.load(), 1);
+  EventBatch got = registry_->EventsSince(1);
   ASSERT_EQ(got.events.size(), 1u);
   EXPECT_EQ(got.events[0].kind, ChangeKind::kDeregistered);
 }
@@ -271,9 +272,9 @@ TEST_F(RegistryFeaturesTest, EventHistoryIsBoundedAndSaysWhenItDropped) {
   for (size_t i = 0; i < Registry::kMaxEventHistory + 10; ++i) {
     ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg("v" + std::to_string(i))).ok());
   }
-  EventBatch old = registry_->WaitForEvents(1, milliseconds(0));
+  EventBatch old = registry_->EventsSince(1);
   EXPECT_TRUE(old.reset);
-  EventBatch recent = registry_->WaitForEvents(registry_->index() - 5, milliseconds(0));
+  EventBatch recent = registry_->EventsSince(registry_->index() - 5);
   EXPECT_FALSE(recent.reset);
   EXPECT_EQ(recent.events.size(), 5u);
 }

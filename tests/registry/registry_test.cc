@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -334,64 +335,56 @@ TEST_F(RegistryTest, CreateRejectsBadConfig) {
   EXPECT_TRUE(Registry::Create(config).status().IsInvalidArgument());
 }
 
-TEST_F(RegistryTest, WatchReturnsAtOnceWhenIndexIsBehind) {
+TEST_F(RegistryTest, AWatcherBehindTheIndexHasSomethingNew) {
   ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
-  auto got = registry_->WatchService("orders", {}, 0, std::chrono::minutes(5));
-  ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->index, 1u);
-  EXPECT_EQ(got->instances.size(), 1u);
-  // An index from before a restart (ahead of ours) does not block either.
-  EXPECT_EQ(registry_->WatchService("orders", {}, 99, std::chrono::minutes(5))->index, 1u);
+  EXPECT_TRUE(registry_->ServiceChangedSince("orders", 0));
+  EXPECT_FALSE(registry_->ServiceChangedSince("orders", 1));
+  // An index from before a restart (ahead of ours) does not wait either.
+  EXPECT_TRUE(registry_->ServiceChangedSince("orders", 99));
+  EXPECT_FALSE(registry_->ServiceChangedSince("never-seen", 1));
 }
 
-TEST_F(RegistryTest, WatchWakesOnChangeOfItsService) {
+TEST_F(RegistryTest, SubscriptionWakesOnChangeOfItsServiceOnly) {
   ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
-  Result<ServiceInstances> watched = Status::Unavailable("not yet");
-  std::thread watcher_thread(
-      [&] { watched = registry_->WatchService("orders", {}, 1, std::chrono::minutes(5)); });
-  // Wait until the watcher blocks, seen through its gauge.
-  auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (MetricValue(*metrics_, "hive_registry_blocked_watchers") < 1 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  ASSERT_EQ(MetricValue(*metrics_, "hive_registry_blocked_watchers"), 1);
+  std::atomic<int> wakes{0};
+  auto sub = registry_->SubscribeService("orders", [&] { ++wakes; });
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(MetricValue(*metrics_, "hive_registry_blocked_watchers"), 1);
   // Another service's change and a plain heartbeat leave it waiting.
   ASSERT_TRUE(registry_->Register("payments", "payments-1", Reg()).ok());
   ASSERT_TRUE(registry_->Heartbeat("orders", "orders-1").ok());
-  EXPECT_EQ(MetricValue(*metrics_, "hive_registry_blocked_watchers"), 1);
+  EXPECT_EQ(wakes.load(), 0);
+  EXPECT_FALSE(registry_->ServiceChangedSince("orders", 1));
   ASSERT_TRUE(registry_->Register("orders", "orders-2", Reg()).ok());
-  watcher_thread.join();
-  ASSERT_TRUE(watched.ok());
-  EXPECT_EQ(watched->index, 3u);
-  EXPECT_EQ(watched->instances.size(), 2u);
-  EXPECT_EQ(MetricValue(*metrics_, "hive_registry_blocked_watchers"), 0);
-}
-
-TEST_F(RegistryTest, WatchTimesOutWithCurrentState) {
-  ASSERT_TRUE(registry_->Register("orders", "orders-1", Reg()).ok());
-  auto start = std::chrono::steady_clock::now();
-  auto got = registry_->WatchService("orders", {}, 1, std::chrono::milliseconds(100));
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  EXPECT_EQ(wakes.load(), 1);
+  EXPECT_TRUE(registry_->ServiceChangedSince("orders", 1));
+  auto got = registry_->GetService("orders", {});
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->index, 1u);
+  EXPECT_EQ(got->index, 3u);
+  EXPECT_EQ(got->instances.size(), 2u);
+  sub->Reset();
+  EXPECT_EQ(MetricValue(*metrics_, "hive_registry_blocked_watchers"), 0);
+  ASSERT_TRUE(registry_->Deregister("orders", "orders-2").ok());
+  EXPECT_EQ(wakes.load(), 1);
 }
 
-TEST_F(RegistryTest, CancelWatchesReleasesBlockedWatchers) {
-  std::thread watcher([&] {
-    auto got = registry_->WatchService("orders", {}, 0, std::chrono::minutes(5));
-    EXPECT_TRUE(got.ok());
-  });
-  auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (MetricValue(*metrics_, "hive_registry_blocked_watchers") < 1 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+TEST_F(RegistryTest, SubscribeRefusesBadNames) {
+  EXPECT_TRUE(registry_->SubscribeService("Bad Name", [] {}).status().IsInvalidArgument());
+}
+
+TEST_F(RegistryTest, CancelWatchesWakesEveryWatcher) {
+  std::atomic<int> service_wakes{0};
+  std::atomic<int> event_wakes{0};
+  auto sub = registry_->SubscribeService("orders", [&] { ++service_wakes; });
+  ASSERT_TRUE(sub.ok());
+  Subscription events = registry_->SubscribeEvents([&] { ++event_wakes; });
+  EXPECT_FALSE(registry_->ServiceChangedSince("orders", 0));
   registry_->CancelWatches();
-  watcher.join();
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(registry_->WatchService("orders", {}, 0, std::chrono::minutes(5)).ok());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  EXPECT_EQ(service_wakes.load(), 1);
+  EXPECT_EQ(event_wakes.load(), 1);
+  EXPECT_TRUE(registry_->watches_cancelled());
+  // From now on nothing waits.
+  EXPECT_TRUE(registry_->ServiceChangedSince("orders", 0));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hive/collector/log_event.h"
+#include "hive/core/notifier.h"
 #include "hive/core/status.h"
 
 namespace hive::collector {
@@ -101,11 +102,12 @@ class LogStore {
     return std::move(page->events);
   }
 
-  // Waits until an event with a sequence number above `after_seq` is
-  // visible, or `timeout` passes; answers the highest visible sequence number
-  // (0 when empty; a zero timeout just reads it). Unavailable once the store is closed (ends live
-  // tails).
-  virtual Result<uint64_t> WaitForEvents(uint64_t after_seq, std::chrono::milliseconds timeout) = 0;
+  // The highest visible sequence number (0 when empty). Unavailable once the
+  // store is closed (ends live tails).
+  virtual Result<uint64_t> LastSequence() = 0;
+  // Calls `wake` (see hive/core/notifier.h) each time new events become
+  // visible and when the store closes, until the Subscription ends.
+  virtual Subscription SubscribeAppends(Notifier::Listener wake) = 0;
 
   // Applies the retention limits now (the store also does it periodically
   // on its own thread).

@@ -7,9 +7,9 @@
 // version (deleted, no properties): the history stays, the layer drops out of
 // effective configurations, and a later push or rollback revives it. A
 // store-wide change index grows by one with every new version and survives
-// restarts; blocking readers wait on it. The effective configuration of
-// {app}/{profile} layers, lowest first,
-// application/default < application/{profile} < {app}/default < {app}/{profile}.
+// restarts; blocking readers watch it (ChangedSince, SubscribeChanges). The effective configuration
+// of {app}/{profile} layers, lowest first, application/default < application/{profile} <
+// {app}/default < {app}/{profile}.
 //
 // Every write (push, rollback, delete) appends an audit entry in the same
 // transaction: who, when, which keys were added, removed or changed — key
@@ -17,11 +17,11 @@
 // (AES-256-GCM) before they reach SQLite and come back decrypted: callers
 // redact them for roles that may not read them.
 //
-// Thread-safe: one SQLite connection guarded by a mutex; watchers wait on a
-// condition variable without holding that mutex.
+// Thread-safe: one SQLite connection guarded by a mutex; watchers are woken
+// through Notifiers (hive/core/notifier.h) under a second mutex, never that
+// one.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -35,6 +35,7 @@
 #include "hive/config_store/properties.h"
 #include "hive/config_store/secrets.h"
 #include "hive/core/clock.h"
+#include "hive/core/notifier.h"
 #include "hive/core/sqlite.h"
 #include "hive/core/status.h"
 
@@ -209,18 +210,22 @@ class ConfigStore {
   // The store's change index.
   int64_t index() const;
 
-  // Blocks until the index is greater than `after`, max_wait has passed or
-  // Stop() was called; returns the index then. An `after` above the current
-  // index (the caller saw a store since reset) returns at once.
-  int64_t WaitForIndex(int64_t after, Duration max_wait);
+  // Whether a watcher of app/profile that saw index `after` has something
+  // new: a change to one of the layers of its effective configuration past
+  // `after`, an `after` above the store's index (the caller saw a store since
+  // reset), or Stop(). A push to one application does not concern the
+  // watchers of another.
+  bool ChangedSince(std::string_view app, std::string_view profile, int64_t after) const;
 
-  // Like WaitForIndex, but only a change to one of the layers of
-  // app/profile's effective configuration ends the wait, so a push to one
-  // application does not wake the watchers of every other one.
-  int64_t WaitForChange(std::string_view app, std::string_view profile, int64_t after,
-                        Duration max_wait);
+  // Calls `wake` after each change to one of app/profile's layers
+  // (application/default, application/{profile}, {app}/default,
+  // {app}/{profile}) and on Stop(), until the Subscription ends;
+  // hive_config_blocked_watchers counts the live subscriptions.
+  // InvalidArgument for bad names.
+  Result<Subscription> SubscribeChanges(std::string_view app, std::string_view profile,
+                                        Notifier::Listener wake);
 
-  // Wakes every waiter; later WaitForIndex calls return at once. Idempotent.
+  // Wakes every watcher; ChangedSince() is true from then on. Idempotent.
   void Stop();
 
  private:
@@ -262,11 +267,14 @@ class ConfigStore {
   std::mutex mu_;  // guards db_
   std::unique_ptr<SqliteDb> db_;
 
-  mutable std::mutex watch_mu_;  // guards index_, doc_index_ and stopped_; taken after mu_
-  std::condition_variable index_changed_;
+  // Guards index_, doc_index_, doc_watchers_ and stopped_; taken after mu_.
+  mutable std::mutex watch_mu_;
   int64_t index_;
   // "app/profile" → the change index of its latest version.
   std::map<std::string, int64_t, std::less<>> doc_index_;
+  // "app/profile" → what wakes the watchers of configurations layered on it;
+  // only documents someone watches have one.
+  std::map<std::string, std::unique_ptr<Notifier>, std::less<>> doc_watchers_;
   bool stopped_ = false;
 };
 

@@ -51,6 +51,7 @@ class ConfigStoreService {
 
   void HandlePush(const HttpRequest& req, HttpResponse& res);
   void HandleGet(const HttpRequest& req, HttpResponse& res);
+  void RenderEffective(const HttpRequest& req, HttpResponse& res);
   void HandleHistory(const HttpRequest& req, HttpResponse& res);
   void HandleVersion(const HttpRequest& req, HttpResponse& res);
   void HandleRollback(const HttpRequest& req, HttpResponse& res);

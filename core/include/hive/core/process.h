@@ -1,5 +1,8 @@
-// Termination signals handled on one thread, shared by hive's binaries.
+// Process set-up shared by hive's binaries: termination signals handled on
+// one thread, and the open-file limit.
 #pragma once
+
+#include <cstdint>
 
 namespace hive {
 
@@ -11,5 +14,9 @@ void BlockTerminationSignals();
 // waiting continues) and returns the signal number.
 // REQUIRES: BlockTerminationSignals() was called before any thread started.
 int WaitForTerminationSignal(void (*on_hup)() = nullptr);
+
+// Raises the soft limit on open files to the hard limit (a server holds one
+// per connection) and returns the limit then in force.
+uint64_t RaiseOpenFileLimit();
 
 }  // namespace hive

@@ -60,6 +60,11 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 
 std::string_view Trim(std::string_view s);
 
+// ASCII case-insensitive equality (header names, tokens, media types).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII lower case.
+std::string AsciiLower(std::string_view s);
+
 // Lower-case hex of `data`.
 std::string HexEncode(std::string_view data);
 

@@ -36,10 +36,15 @@
 // them. A service whose instances are all gone keeps its index, so its
 // watchers see the removal; a service never seen has index 0.
 //
+// Watching: nothing here blocks. A blocking query subscribes to its
+// service's changes (SubscribeService) and asks ServiceChangedSince() each
+// time it is woken; the event stream subscribes to every change
+// (SubscribeEvents) and reads EventsSince(). A change wakes only the watchers
+// of its service. The HTTP layer parks such requests without a thread.
+//
 // Thread safety: all methods are thread-safe; one mutex guards the table.
-// Blocking calls wait on a condition variable per service (WatchService) or
-// one for the event stream (WaitForEvents), holding no lock while waiting; a
-// change wakes only the watchers of its service.
+// Wake-ups run while it is held (see hive/core/notifier.h for what they may
+// do).
 //
 // Errors: InvalidArgument for bad names or registrations, NotFound for an
 // unknown instance, Unavailable when the database cannot be written. Nothing
@@ -47,7 +52,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -59,6 +63,7 @@
 #include <vector>
 
 #include "hive/core/clock.h"
+#include "hive/core/notifier.h"
 #include "hive/core/status.h"
 #include "hive/registry/instance.h"
 
@@ -182,21 +187,24 @@ class Registry {
   // InvalidArgument for a bad service name or filter.
   Result<ServiceInstances> GetService(std::string_view service, const InstanceFilter& filter) const;
 
-  // A blocking GetService(): waits until the service's index exceeds
-  // `after_index`, `timeout` (steady time, not the Clock) passes, or
-  // CancelWatches() is called, then answers as GetService(). Answers at once
-  // when `after_index` is ahead of the global index: the caller saw an index
-  // this registry never reached (its data was wiped), and as Consul documents
-  // it must then start again from index 0.
-  Result<ServiceInstances> WatchService(std::string_view service, const InstanceFilter& filter,
-                                        uint64_t after_index, std::chrono::milliseconds timeout);
+  // Whether a watcher of `service` that saw `after_index` has something new:
+  // the service's index moved past it, the registry's index is behind it (the
+  // caller saw an index this registry never reached, its data was wiped, and
+  // as Consul documents it must then start again from index 0), or
+  // CancelWatches() was called. The answer is then GetService().
+  bool ServiceChangedSince(std::string_view service, uint64_t after_index) const;
 
-  // The changes after global index `after`, waiting up to `timeout` (steady
-  // time) for one when there are none yet. Answers an empty batch at once
-  // after CancelWatches(). The history holds the last kMaxEventHistory
-  // changes.
-  EventBatch WaitForEvents(uint64_t after, std::chrono::milliseconds timeout);
+  // Calls `wake` after each change of `service`'s index and on
+  // CancelWatches(), until the Subscription ends; hive_registry_blocked_watchers
+  // counts the live subscriptions. InvalidArgument for a bad name.
+  Result<Subscription> SubscribeService(std::string_view service, Notifier::Listener wake);
+
+  // The changes after global index `after` (none when there are none yet).
+  // The history holds the last kMaxEventHistory changes.
+  EventBatch EventsSince(uint64_t after) const;
   static constexpr size_t kMaxEventHistory = 4096;
+  // Calls `wake` after every change and on CancelWatches().
+  Subscription SubscribeEvents(Notifier::Listener wake);
 
   // True while self-preservation holds expiry (see the top of this file).
   bool self_preservation() const;
@@ -206,8 +214,8 @@ class Registry {
   // One expiry pass at the Clock's current time (see the top of this file).
   ReapResult Reap();
 
-  // Releases every blocked WatchService() and makes later ones answer at
-  // once. For shutdown: the HTTP server waits for in-flight requests.
+  // Wakes every watcher; from then on ServiceChangedSince() is true and
+  // watches_cancelled() says the event stream should end. For shutdown.
   void CancelWatches();
 
   uint64_t index() const;
@@ -224,7 +232,7 @@ class Registry {
   struct Service {
     uint64_t index = 0;
     std::map<std::string, Record, std::less<>> instances;
-    std::condition_variable changed;  // notified when index moves
+    Notifier changed;  // notified when index moves
   };
 
   Registry(RegistryConfig config, std::unique_ptr<Metrics> metrics,
@@ -259,7 +267,7 @@ class Registry {
   std::deque<ChangeEvent> events_;  // guarded by mu_; the last kMaxEventHistory
   // events_ holds every change after this index. Guarded by mu_.
   uint64_t history_floor_ = 0;
-  std::condition_variable events_cv_;  // notified on every bump
+  Notifier events_changed_;  // notified on every bump
 };
 
 }  // namespace hive::registry

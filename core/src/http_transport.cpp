@@ -1,0 +1,1322 @@
+#include "http_transport.h"
+
+#include <errno.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "hive/core/log.h"
+#include "hive/core/text.h"
+
+namespace hive::http_internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+// How long a connection that was answered before its request was read keeps
+// reading (and dropping) what the client still sends, so that a client that
+// writes its whole body before it reads gets the answer rather than a reset.
+constexpr auto kLingerTime = std::chrono::seconds(5);
+// How long Stop() lets in-flight requests finish before it closes them.
+constexpr auto kDrainTime = std::chrono::seconds(5);
+// The status nginx made usual for a request whose client left before the
+// answer.
+constexpr int kClientClosedRequest = 499;
+// What one pump may write before the stream is ended as runaway.
+constexpr size_t kMaxPumpBytes = 16u << 20;
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 421:
+      return "Misdirected Request";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
+  }
+}
+
+// A header value may come from data; a line break in it would end the head.
+void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out += ": ";
+  for (char c : value) out += (c == '\r' || c == '\n') ? ' ' : c;
+  out += "\r\n";
+}
+
+// The status line and headers of an answer; `content_length` is ignored when
+// `chunked`.
+std::string SerializeHead(const HttpResponse& res, size_t content_length, bool chunked,
+                          bool close) {
+  std::string out;
+  out.reserve(128 + res.headers.size() * 48);
+  out += "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += ReasonPhrase(res.status);
+  out += "\r\n";
+  if (!res.content_type.empty()) AppendHeaderLine(out, "Content-Type", res.content_type);
+  for (const auto& [name, value] : res.headers) {
+    if (EqualsIgnoreCase(name, "Connection") || EqualsIgnoreCase(name, "Content-Length") ||
+        EqualsIgnoreCase(name, "Transfer-Encoding")) {
+      continue;
+    }
+    AppendHeaderLine(out, name, value);
+  }
+  if (chunked) {
+    out += "Transfer-Encoding: chunked\r\n";
+  } else {
+    out += "Content-Length: ";
+    out += std::to_string(content_length);
+    out += "\r\n";
+  }
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  return out;
+}
+
+bool AnswerSaysClose(const HttpResponse& res) {
+  for (const auto& [name, value] : res.headers) {
+    if (EqualsIgnoreCase(name, "Connection") && EqualsIgnoreCase(Trim(value), "close")) return true;
+  }
+  return false;
+}
+
+void AppendChunk(std::string& out, std::string_view data) {
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out.append(size, static_cast<size_t>(n));
+  out.append(data);
+  out += "\r\n";
+}
+
+// Decodes %XX; with `plus_is_space` also '+' (query strings). Malformed
+// escapes are kept as they are.
+std::string PercentDecode(std::string_view in, bool plus_is_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool IsDisconnect(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::operation_aborted ||
+         ec == asio::error::bad_descriptor || ec == asio::ssl::error::stream_truncated;
+}
+
+// A request parser that keeps hive's own request shape and enforces
+// HttpLimits while it parses: the request line and header fields before the
+// head is complete (Beast's header limit bounds the bytes it buffers), the
+// body as it arrives.
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  enum class Violation { kNone, kRequestLine, kHeaderCount, kBody };
+
+  explicit RequestParser(const HttpLimits& limits) : limits_(limits) {
+    const size_t head = limits.max_request_line_bytes + limits.max_header_bytes + 4;
+    header_limit(static_cast<std::uint32_t>(std::min<size_t>(head, UINT32_MAX)));
+    // The body limit is the route's, enforced below once it is known.
+    body_limit(boost::none);
+  }
+
+  void SetBodyLimit(size_t limit) { body_max_ = limit; }
+  size_t body_limit_bytes() const { return body_max_; }
+  Violation violation() const { return violation_; }
+  bool got_request_line() const { return got_request_line_; }
+  std::string_view method() const { return method_; }
+  const std::string& target() const { return target_; }
+  int version() const { return version_; }
+  std::vector<Header>& headers() { return headers_; }
+  std::string& body() { return body_; }
+  bool expects_continue() const { return expect_continue_; }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target,
+                       int version, error_code& ec) override {
+    if (method.size() + target.size() + 10 > limits_.max_request_line_bytes) {
+      violation_ = Violation::kRequestLine;
+      ec = http::error::header_limit;
+      return;
+    }
+    got_request_line_ = true;
+    method_.assign(method.data(), method.size());
+    target_.assign(target.data(), target.size());
+    version_ = version;
+  }
+
+  void on_response_impl(int, beast::string_view, int, error_code& ec) override {
+    ec = http::error::bad_method;
+  }
+
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     error_code& ec) override {
+    if (headers_.size() >= limits_.max_header_count) {
+      violation_ = Violation::kHeaderCount;
+      ec = http::error::header_limit;
+      return;
+    }
+    if (name == http::field::expect && EqualsIgnoreCase(Trim(value), "100-continue")) {
+      expect_continue_ = true;
+    }
+    headers_.emplace_back(std::string(name_string.data(), name_string.size()),
+                          std::string(value.data(), value.size()));
+  }
+
+  void on_header_impl(error_code&) override {}
+
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         error_code& ec) override {
+    if (content_length && *content_length > body_max_) {
+      violation_ = Violation::kBody;
+      ec = http::error::body_limit;
+      return;
+    }
+    if (content_length) body_.reserve(static_cast<size_t>(*content_length));
+  }
+
+  size_t on_body_impl(beast::string_view data, error_code& ec) override { return Append(data, ec); }
+
+  void on_chunk_header_impl(std::uint64_t size, beast::string_view, error_code& ec) override {
+    if (size > body_max_ - std::min(body_max_, body_.size())) {
+      violation_ = Violation::kBody;
+      ec = http::error::body_limit;
+    }
+  }
+
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view data, error_code& ec) override {
+    return Append(data, ec);
+  }
+
+  void on_finish_impl(error_code&) override {}
+
+  size_t Append(beast::string_view data, error_code& ec) {
+    if (body_.size() + data.size() > body_max_) {
+      violation_ = Violation::kBody;
+      ec = http::error::body_limit;
+      return 0;
+    }
+    body_.append(data.data(), data.size());
+    return data.size();
+  }
+
+  const HttpLimits& limits_;
+  Violation violation_ = Violation::kNone;
+  bool got_request_line_ = false;
+  bool expect_continue_ = false;
+  std::string method_;
+  std::string target_;
+  int version_ = 11;
+  std::vector<Header> headers_;
+  std::string body_;
+  size_t body_max_ = 0;
+};
+
+// Fills the request's method, path and query from the parsed request line.
+// False for a target that is not a path (origin-form) or an absolute URL.
+bool SplitTarget(std::string_view target, HttpRequest& req) {
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    const size_t scheme_end = target.find("//") + 2;
+    const size_t path_start = target.find('/', scheme_end);
+    target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
+  }
+  if (!target.starts_with('/')) return false;
+  const size_t q = target.find('?');
+  req.path = PercentDecode(target.substr(0, q), false);
+  if (q != std::string_view::npos) {
+    for (std::string_view pair : Split(target.substr(q + 1), '&')) {
+      if (pair.empty()) continue;
+      const size_t eq = pair.find('=');
+      req.query.emplace_back(
+          PercentDecode(pair.substr(0, eq), true),
+          eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true));
+    }
+  }
+  return true;
+}
+
+bool AcceptsGzip(const std::vector<Header>& headers) {
+  for (const auto& [name, value] : headers) {
+    if (!EqualsIgnoreCase(name, "Accept-Encoding")) continue;
+    for (std::string_view part : Split(value, ',')) {
+      part = Trim(part);
+      const std::string_view coding = Trim(part.substr(0, part.find(';')));
+      if (!EqualsIgnoreCase(coding, "gzip")) continue;
+      const size_t q = part.find("q=");
+      return q == std::string_view::npos ||
+             std::strtod(std::string(part.substr(q + 2)).c_str(), nullptr) > 0;
+    }
+  }
+  return false;
+}
+
+// The collected writes of one pump; handed to the connection's strand after
+// the pump returns.
+class BufferSink final : public StreamSink {
+ public:
+  explicit BufferSink(const std::atomic<bool>& closed) : closed_(closed) {}
+  bool Write(std::string_view data) override {
+    if (closed_.load(std::memory_order_acquire) || data_.size() + data.size() > kMaxPumpBytes) {
+      return false;
+    }
+    data_.append(data);
+    return true;
+  }
+  std::string Take() { return std::move(data_); }
+
+ private:
+  const std::atomic<bool>& closed_;
+  std::string data_;
+};
+
+class TransportImpl;
+
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  virtual ~SessionBase() = default;
+  // Server stop: finish what is in flight, answer what waits, end streams.
+  virtual void PostShutdown() = 0;
+  // After the drain time: close at once.
+  virtual void PostAbort() = 0;
+};
+
+class TransportImpl final : public Transport {
+ public:
+  TransportImpl(const HttpServerOptions& options, RequestPolicy* policy,
+                const TransportMetrics& metrics)
+      : options_(options),
+        policy_(*policy),
+        metrics_(metrics),
+        io_(std::max(1, options.io_threads)),
+        acceptor_(asio::make_strand(io_)),
+        retry_timer_(acceptor_.get_executor()) {}
+
+  ~TransportImpl() override { Stop(); }
+
+  Status Bind();
+  int port() const override { return port_; }
+  void Start() override;
+  void Stop() override;
+
+  const HttpLimits& limits() const { return options_.limits; }
+  RequestPolicy& policy() { return policy_; }
+  asio::thread_pool& pool() { return *pool_; }
+  const TransportMetrics& metrics() const { return metrics_; }
+  asio::ssl::context* tls() { return tls_ ? &*tls_ : nullptr; }
+
+  void Reject(Rejection r) {
+    metrics_.rejected->Add({{"reason", std::string(RejectionName(r))}}).Increment();
+  }
+
+  // Counts a waiting request or stream against `key`; false past the limit.
+  bool AcquireWait(const std::string& key) {
+    std::lock_guard lock(mu_);
+    size_t& n = waits_[key];
+    if (n >= options_.limits.max_waits_per_token) {
+      if (n == 0) waits_.erase(key);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void ReleaseWait(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = waits_.find(key);
+    if (it != waits_.end() && --it->second == 0) waits_.erase(it);
+  }
+
+  // A session is gone: its connection no longer counts.
+  void Forget(SessionBase* session, const std::string& client) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(session);
+    if (auto it = per_client_.find(client); it != per_client_.end() && --it->second == 0) {
+      per_client_.erase(it);
+    }
+    metrics_.connections->Decrement();
+    if (sessions_.empty()) drained_.notify_all();
+  }
+
+ private:
+  void Accept();
+  void OnAccept(const error_code& ec, tcp::socket socket);
+  // Refuses a connection over a limit: a 503 if it fits the socket buffer now
+  // (plain HTTP only), then close.
+  void Refuse(tcp::socket& socket, const char* reason);
+  std::vector<std::shared_ptr<SessionBase>> LiveSessions();
+  bool WaitDrained(std::chrono::steady_clock::duration within);
+
+  const HttpServerOptions options_;
+  RequestPolicy& policy_;
+  const TransportMetrics metrics_;
+  int port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable drained_;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;  // guarded by mu_
+  std::unordered_map<std::string, size_t> per_client_;                     // guarded by mu_
+  std::unordered_map<std::string, size_t> waits_;                          // guarded by mu_
+  bool stopping_ = false;                                                  // guarded by mu_
+
+  std::optional<asio::ssl::context> tls_;
+  // Declared after what sessions touch when they are destroyed: the I/O
+  // context and the pool are torn down first, with any session they hold.
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::unique_ptr<asio::thread_pool> pool_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::once_flag stopped_;
+};
+
+// One connection. Every member is touched only on the connection's strand,
+// except `x_` and `deferred_`, which a worker reads while a handler, poll or
+// pump it was given runs (the strand leaves them alone meanwhile), and
+// `closed_`.
+template <class Stream>
+class Session final : public SessionBase {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `socket`'s executor must be a strand of its own.
+  Session(TransportImpl& transport, tcp::socket socket, std::string client)
+      : transport_(transport),
+        limits_(transport.limits()),
+        stream_(MakeStream(std::move(socket), transport)),
+        timer_(Raw().get_executor()),
+        tick_(Raw().get_executor()),
+        client_(std::move(client)) {}
+
+  ~Session() override {
+    subscription_.Reset();
+    if (wait_counted_) transport_.ReleaseWait(x_.waits_key);
+    transport_.Forget(this, client_);
+  }
+
+  void Start() {
+    asio::dispatch(Executor(), [self = Self()] {
+      error_code ec;
+      self->Raw().set_option(tcp::no_delay(true), ec);
+      self->ArmTimer(self->limits_.head_timeout);
+      if constexpr (kTls) {
+        self->phase_ = Phase::kHandshake;
+        self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                      [self](const error_code& e) { self->OnHandshake(e); });
+      } else {
+        self->ReadHead(/*first=*/true);
+      }
+    });
+  }
+
+  void PostShutdown() override {
+    asio::post(Executor(), [self = Self()] { self->OnShutdown(); });
+  }
+  void PostAbort() override {
+    asio::post(Executor(), [self = Self()] { self->Close(); });
+  }
+
+ private:
+  enum class Phase {
+    kHandshake,  // TLS handshake (within the first head's deadline)
+    kIdle,       // kept alive, waiting for a request's first byte
+    kHead,       // reading a request head
+    kBody,       // reading its body
+    kHandling,   // a handler runs
+    kWaiting,    // parked on HttpResponse::Wait
+    kStreaming,  // parked on HttpResponse::Stream
+    kWriting,    // writing an answer
+    kLinger,     // answered with close; dropping what the client still sends
+    kClosed,
+  };
+
+  static Stream MakeStream(tcp::socket socket, TransportImpl& transport) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *transport.tls());
+    } else {
+      return socket;
+    }
+  }
+
+  // The socket's executor is the strand every handler runs on.
+  auto Executor() { return Raw().get_executor(); }
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  // The TCP socket (under TLS, the layer below it).
+  tcp::socket& Raw() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  void ArmTimer(Duration d) {
+    const uint64_t gen = ++timer_gen_;
+    timer_.expires_after(d);
+    timer_.async_wait([self = Self(), gen](const error_code& ec) {
+      if (!ec && gen == self->timer_gen_) self->OnTimeout();
+    });
+  }
+  void CancelTimer() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+
+  void OnHandshake(const error_code& ec) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) {
+      transport_.Reject(Rejection::kTlsHandshake);
+      log::Debug("tls handshake failed", {{"remote", client_}, {"error", ec.message()}});
+      Close();
+      return;
+    }
+    ReadHead(/*first=*/true);
+  }
+
+  void OnTimeout() {
+    switch (phase_) {
+      case Phase::kHandshake:
+        transport_.Reject(Rejection::kTlsHandshake);
+        Close();
+        return;
+      case Phase::kIdle:
+        transport_.metrics().idle_closed->Increment();
+        Close();
+        return;
+      case Phase::kHead:
+      case Phase::kBody:
+        timed_out_ = true;
+        transport_.Reject(phase_ == Phase::kHead ? Rejection::kHeadTimeout
+                                                 : Rejection::kBodyTimeout);
+        if constexpr (kTls) {
+          Close();  // a TLS read cannot be cut and then written after
+        } else {
+          error_code ignored;
+          Raw().cancel(ignored);  // the read ends; its handler answers 408
+        }
+        return;
+      case Phase::kWaiting:
+        last_ = true;
+        RequestPoll();
+        return;
+      case Phase::kWriting:
+      case Phase::kStreaming:
+        transport_.metrics().write_timeouts->Increment();
+        Close();
+        return;
+      case Phase::kLinger:
+      case Phase::kHandling:
+      case Phase::kClosed:
+        Close();
+        return;
+    }
+  }
+
+  void OnShutdown() {
+    stopping_ = true;
+    switch (phase_) {
+      case Phase::kHandshake:
+      case Phase::kIdle:
+      case Phase::kHead:
+      case Phase::kBody:
+      case Phase::kLinger:
+        Close();
+        return;
+      case Phase::kWaiting:
+        last_ = true;
+        RequestPoll();
+        return;
+      case Phase::kStreaming:
+        stream_ended_ = true;
+        closed_.store(true, std::memory_order_release);
+        if (!pumping_ && !writing_) EndStream();
+        return;
+      case Phase::kHandling:
+      case Phase::kWriting:
+      case Phase::kClosed:
+        return;  // the answer goes out with Connection: close
+    }
+  }
+
+  // ---- reading a request
+
+  void ReadHead(bool first) {
+    phase_ = Phase::kHead;
+    timed_out_ = false;
+    recorded_ = false;
+    x_.started = std::chrono::steady_clock::now();
+    if (!first) ArmTimer(limits_.head_timeout);
+    parser_.emplace(limits_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = Self()](const error_code& ec, size_t) { self->OnHead(ec); });
+  }
+
+  void OnHead(const error_code& ec) {
+    if (phase_ != Phase::kHead) return;
+    if (ec) {
+      if (timed_out_) {
+        return Refuse(
+            408, "the request head did not arrive within " + FormatDuration(limits_.head_timeout));
+      }
+      if (ec == http::error::header_limit) return RefuseHeadLimit();
+      if (IsDisconnect(ec)) return Close();
+      transport_.Reject(Rejection::kBadRequest);
+      return Refuse(400, "malformed request: " + ec.message());
+    }
+    HttpRequest& req = x_.request;
+    req.remote_addr = client_;
+    req.headers = std::move(parser_->headers());
+    x_.head_only = parser_->method() == "HEAD";
+    req.method = x_.head_only ? "GET" : std::string(parser_->method());
+    keep_alive_ = parser_->keep_alive();
+    http11_ = parser_->version() >= 11;
+    x_.accepts_gzip = AcceptsGzip(req.headers);
+    if (!SplitTarget(parser_->target(), req)) {
+      transport_.Reject(Rejection::kBadRequest);
+      return Refuse(
+          400, "the request target must be a path, not '" + parser_->target().substr(0, 100) + "'");
+    }
+    HttpResponse refusal;
+    if (!transport_.policy().Admit(x_, refusal)) {
+      return WriteAnswer(std::move(refusal), /*unread_body=*/!parser_->is_done());
+    }
+    if (parser_->is_done()) return Dispatch();
+    ReadBody();
+  }
+
+  void RefuseHeadLimit() {
+    if (parser_->violation() == RequestParser::Violation::kHeaderCount) {
+      transport_.Reject(Rejection::kTooManyHeaders);
+      return Refuse(431,
+                    "more than " + std::to_string(limits_.max_header_count) + " header fields");
+    }
+    if (parser_->violation() == RequestParser::Violation::kRequestLine ||
+        !parser_->got_request_line()) {
+      transport_.Reject(Rejection::kRequestLineTooLong);
+      return Refuse(414, "the request line is longer than " +
+                             std::to_string(limits_.max_request_line_bytes) + " bytes");
+    }
+    transport_.Reject(Rejection::kHeaderTooLarge);
+    Refuse(431, "the header fields are larger than " + std::to_string(limits_.max_header_bytes) +
+                    " bytes");
+  }
+
+  void ReadBody() {
+    parser_->SetBodyLimit(transport_.policy().BodyLimit(x_));
+    if (auto length = parser_->content_length(); length && *length > parser_->body_limit_bytes()) {
+      return RefuseBodyTooLarge();
+    }
+    phase_ = Phase::kBody;
+    ArmTimer(limits_.body_timeout);
+    auto read = [self = Self()] {
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](const error_code& ec, size_t) { self->OnBody(ec); });
+    };
+    if (!parser_->expects_continue()) return read();
+    // The client waits for a go-ahead before it sends the body.
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = Self(), read](const error_code& ec, size_t) {
+                        if (self->phase_ != Phase::kBody) return;
+                        if (ec) return self->Close();
+                        read();
+                      });
+  }
+
+  void OnBody(const error_code& ec) {
+    if (phase_ != Phase::kBody) return;
+    if (ec) {
+      if (timed_out_) {
+        return Refuse(
+            408, "the request body did not arrive within " + FormatDuration(limits_.body_timeout));
+      }
+      if (parser_->violation() == RequestParser::Violation::kBody) return RefuseBodyTooLarge();
+      if (IsDisconnect(ec)) return Close();
+      transport_.Reject(Rejection::kBadRequest);
+      return Refuse(400, "could not read the request body (bad encoding or framing)");
+    }
+    x_.request.body = std::move(parser_->body());
+    Dispatch();
+  }
+
+  void RefuseBodyTooLarge() {
+    transport_.Reject(Rejection::kBodyTooLarge);
+    HttpResponse res;
+    res.SetError(Status::TooLarge("request body is over the limit of " +
+                                  std::to_string(parser_->body_limit_bytes()) + " bytes"));
+    WriteAnswer(std::move(res), /*unread_body=*/true);
+  }
+
+  // An answer to a request that never reached a handler (its head or body
+  // broke a limit or did not parse); the connection closes after it.
+  void Refuse(int http_status, std::string message) {
+    Status s = http_status == 408   ? Status::Unavailable(std::move(message))
+               : http_status == 400 ? Status::InvalidArgument(std::move(message))
+                                    : Status::TooLarge(std::move(message));
+    HttpResponse res;
+    res.SetError(s);
+    res.status = http_status;
+    WriteAnswer(std::move(res), /*unread_body=*/true);
+  }
+
+  // ---- handling
+
+  void Dispatch() {
+    phase_ = Phase::kHandling;
+    CancelTimer();
+    parser_.reset();
+    if (transport_.policy().Nonblocking(x_)) {
+      HttpResponse res;
+      transport_.policy().Handle(x_, res);
+      return OnHandled(std::move(res));
+    }
+    asio::post(transport_.pool(), [self = Self()] {
+      HttpResponse res;
+      self->transport_.policy().Handle(self->x_, res);
+      asio::post(self->Executor(),
+                 [self, res = std::move(res)]() mutable { self->OnHandled(std::move(res)); });
+    });
+  }
+
+  void OnHandled(HttpResponse res) {
+    if (phase_ != Phase::kHandling) return;
+    if (!res.deferred) return WriteAnswer(std::move(res), false);
+    if (!transport_.AcquireWait(x_.waits_key)) {
+      transport_.Reject(Rejection::kTooManyWaits);
+      HttpResponse busy;
+      busy.SetError(Status::ResourceExhausted(
+          "too many blocking queries and streams at once for " + x_.waits_key + " (limit " +
+          std::to_string(limits_.max_waits_per_token) + "); retry later"));
+      busy.SetHeader("Retry-After", "1");
+      return WriteAnswer(std::move(busy), false);
+    }
+    wait_counted_ = true;
+    deferred_ = std::move(res.deferred);
+    if (deferred_->poll) return StartWait();
+    StartStream(std::move(res));
+  }
+
+  // The wake-up a Notifier runs: it only posts to the strand, and holds no
+  // strong reference, so a session is never destroyed inside Notify().
+  Notifier::Listener WakeListener() {
+    auto posted = wake_posted_;
+    return [ex = Executor(), weak = weak_from_this(), posted] {
+      if (posted->exchange(true, std::memory_order_acq_rel)) return;
+      asio::post(ex, [weak, posted] {
+        posted->store(false, std::memory_order_release);
+        if (auto base = weak.lock()) std::static_pointer_cast<Session>(base)->OnWake();
+      });
+    };
+  }
+
+  void OnWake() {
+    if (phase_ == Phase::kWaiting) RequestPoll();
+    if (phase_ == Phase::kStreaming) RequestPump();
+  }
+
+  // Notices a client that goes away while its request waits or streams.
+  void WatchPeer() {
+    const uint64_t gen = ++peer_gen_;
+    Raw().async_wait(tcp::socket::wait_read, [self = Self(), gen](const error_code& ec) {
+      if (ec || gen != self->peer_gen_) return;
+      if (self->phase_ != Phase::kWaiting && self->phase_ != Phase::kStreaming) return;
+      char c;
+      const ssize_t n = ::recv(self->Raw().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        return self->Close();
+      }
+      if (n < 0) self->WatchPeer();
+      // n > 0: the next request arrived early; it waits in the socket.
+    });
+  }
+
+  // ---- HttpResponse::Wait
+
+  void StartWait() {
+    phase_ = Phase::kWaiting;
+    transport_.metrics().waiting->Increment();
+    if (deferred_->wake_on) subscription_ = deferred_->wake_on(WakeListener());
+    ArmTimer(deferred_->timeout);
+    WatchPeer();
+    RequestPoll();
+  }
+
+  void RequestPoll() {
+    if (phase_ != Phase::kWaiting) return;
+    if (polling_) {
+      poll_again_ = true;
+      return;
+    }
+    polling_ = true;
+    poll_again_ = false;
+    asio::post(transport_.pool(), [self = Self(), last = last_] {
+      HttpResponse res;
+      const bool ready = self->transport_.policy().Poll(self->x_, self->deferred_->poll, res, last);
+      asio::post(self->Executor(), [self, ready, res = std::move(res)]() mutable {
+        self->OnPolled(ready, std::move(res));
+      });
+    });
+  }
+
+  void OnPolled(bool ready, HttpResponse res) {
+    polling_ = false;
+    if (phase_ != Phase::kWaiting) return;
+    if (!ready) {
+      if (poll_again_ || last_) RequestPoll();
+      return;
+    }
+    EndWait();
+    error_code ignored;
+    Raw().cancel(ignored);  // the peer watch; nothing else is pending
+    WriteAnswer(std::move(res), false);
+  }
+
+  void EndWait() {
+    subscription_.Reset();
+    transport_.metrics().waiting->Decrement();
+    ReleaseWait();
+  }
+
+  void ReleaseWait() {
+    if (!wait_counted_) return;
+    wait_counted_ = false;
+    transport_.ReleaseWait(x_.waits_key);
+  }
+
+  // ---- HttpResponse::Stream
+
+  void StartStream(HttpResponse res) {
+    phase_ = Phase::kStreaming;
+    transport_.metrics().streams->Increment();
+    Record(res.status);
+    chunked_ = http11_;
+    out_ = SerializeHead(res, 0, chunked_, /*close=*/true);
+    if (deferred_->wake_on) subscription_ = deferred_->wake_on(WakeListener());
+    ArmTick();
+    WatchPeer();
+    Flush();
+    RequestPump();
+  }
+
+  void ArmTick() {
+    tick_.expires_after(deferred_->interval);
+    tick_.async_wait([self = Self()](const error_code& ec) {
+      if (ec || self->phase_ != Phase::kStreaming) return;
+      self->RequestPump();
+      self->ArmTick();
+    });
+  }
+
+  void RequestPump() {
+    if (phase_ != Phase::kStreaming || stream_ended_) return;
+    if (pumping_ || writing_) {
+      pump_again_ = true;
+      return;
+    }
+    pumping_ = true;
+    pump_again_ = false;
+    asio::post(transport_.pool(), [self = Self()] {
+      BufferSink sink(self->closed_);
+      const bool more = self->transport_.policy().Pump(self->x_, self->deferred_->pump, sink);
+      asio::post(self->Executor(), [self, more, data = sink.Take()]() mutable {
+        self->OnPumped(more, std::move(data));
+      });
+    });
+  }
+
+  void OnPumped(bool more, std::string data) {
+    pumping_ = false;
+    if (phase_ != Phase::kStreaming) return;
+    if (!more) stream_ended_ = true;
+    if (!data.empty()) {
+      if (chunked_) {
+        AppendChunk(out_, data);
+      } else {
+        out_ += data;
+      }
+      // It may have more ready: ask again once this is sent.
+      pump_again_ = pump_again_ || more;
+    }
+    if (!out_.empty()) return Flush();
+    if (stream_ended_) return EndStream();
+    if (pump_again_) RequestPump();
+  }
+
+  void Flush() {
+    if (writing_ || out_.empty()) return;
+    writing_ = true;
+    sending_ = std::move(out_);
+    out_.clear();
+    ArmTimer(limits_.write_timeout);
+    asio::async_write(stream_, asio::buffer(sending_),
+                      [self = Self()](const error_code& ec, size_t) { self->OnFlushed(ec); });
+  }
+
+  void OnFlushed(const error_code& ec) {
+    writing_ = false;
+    CancelTimer();
+    if (phase_ != Phase::kStreaming) return;
+    if (ec) return Close();
+    if (!out_.empty()) return Flush();
+    if (stream_ended_) {
+      if (!pumping_) EndStream();
+      return;
+    }
+    if (pump_again_) RequestPump();
+  }
+
+  void EndStream() {
+    tick_.cancel();
+    subscription_.Reset();
+    transport_.metrics().streams->Decrement();
+    ReleaseWait();
+    closed_.store(true, std::memory_order_release);
+    phase_ = Phase::kWriting;
+    sending_ = chunked_ ? "0\r\n\r\n" : "";
+    ArmTimer(limits_.write_timeout);
+    asio::async_write(stream_, asio::buffer(sending_),
+                      [self = Self()](const error_code& ec, size_t) {
+                        if (self->phase_ != Phase::kWriting) return;
+                        if (ec) return self->Close();
+                        self->CloseGracefully();
+                      });
+  }
+
+  // ---- writing answers
+
+  // With `unread_body`, part of the request was left unread: the connection
+  // closes after the answer.
+  void WriteAnswer(HttpResponse res, bool unread_body) {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kWriting;
+    const bool close = unread_body || !keep_alive_ || stopping_ || AnswerSaysClose(res);
+    head_ = SerializeHead(res, res.body.size(), /*chunked=*/false, close);
+    body_ = x_.head_only ? std::string() : std::move(res.body);
+    Record(res.status);
+    ArmTimer(limits_.write_timeout);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(stream_, buffers,
+                      [self = Self(), close, unread_body](const error_code& ec, size_t) {
+                        self->OnWritten(ec, close, unread_body);
+                      });
+  }
+
+  void OnWritten(const error_code& ec, bool close, bool unread_body) {
+    if (phase_ != Phase::kWriting) return;
+    if (ec) return Close();
+    head_.clear();
+    body_ = std::string();
+    if (unread_body) return Linger();
+    if (close) return CloseGracefully();
+    ReadNext();
+  }
+
+  void ReadNext() {
+    if (stopping_) return CloseGracefully();
+    x_ = Exchange{};
+    deferred_.reset();
+    if (buffer_.size() > 0) return ReadHead(/*first=*/false);
+    buffer_.shrink_to_fit();  // an idle connection keeps no buffer
+    phase_ = Phase::kIdle;
+    ArmTimer(limits_.idle_timeout);
+    const uint64_t gen = ++peer_gen_;
+    Raw().async_wait(tcp::socket::wait_read, [self = Self(), gen](const error_code& ec) {
+      if (ec || gen != self->peer_gen_ || self->phase_ != Phase::kIdle) return;
+      self->ReadHead(/*first=*/false);
+    });
+  }
+
+  // The client may still be sending a body we refused: read and drop it for
+  // a while (kLingerTime at most) so that our answer is not lost to a reset.
+  void Linger() {
+    phase_ = Phase::kLinger;
+    error_code ignored;
+    Raw().shutdown(tcp::socket::shutdown_send, ignored);
+    ArmTimer(kLingerTime);
+    LingerRead();
+  }
+
+  void LingerRead() {
+    linger_buffer_.resize(16384);
+    Raw().async_read_some(asio::buffer(linger_buffer_),
+                          [self = Self()](const error_code& ec, size_t n) {
+                            if (self->phase_ != Phase::kLinger) return;
+                            if (ec || n == 0) return self->Close();
+                            self->LingerRead();
+                          });
+  }
+
+  void CloseGracefully() {
+    error_code ignored;
+    Raw().shutdown(tcp::socket::shutdown_send, ignored);
+    Close();
+  }
+
+  // Counts and logs the exchange once; an admitted request that is never
+  // answered (the client left, the server stopped) counts as 499.
+  void Record(int status) {
+    if (recorded_) return;
+    recorded_ = true;
+    transport_.policy().Record(x_, status);
+  }
+
+  void Close() {
+    if (phase_ == Phase::kClosed) return;
+    if (!recorded_ && x_.route != nullptr) Record(kClientClosedRequest);
+    if (phase_ == Phase::kWaiting) EndWait();
+    if (phase_ == Phase::kStreaming) {
+      transport_.metrics().streams->Decrement();
+      subscription_.Reset();
+      ReleaseWait();
+    }
+    phase_ = Phase::kClosed;
+    closed_.store(true, std::memory_order_release);
+    CancelTimer();
+    tick_.cancel();
+    error_code ignored;
+    Raw().close(ignored);
+  }
+
+  TransportImpl& transport_;
+  const HttpLimits& limits_;
+  Stream stream_;
+  asio::steady_timer timer_;  // the deadline of the current phase
+  asio::steady_timer tick_;   // a stream's pump interval
+  const std::string client_;
+
+  Phase phase_ = Phase::kHead;
+  uint64_t timer_gen_ = 0;
+  uint64_t peer_gen_ = 0;
+  bool timed_out_ = false;
+  bool recorded_ = false;
+  bool stopping_ = false;
+  bool keep_alive_ = true;
+  bool http11_ = true;
+  beast::flat_buffer buffer_;
+  std::optional<RequestParser> parser_;
+  Exchange x_;
+  std::string head_;
+  std::string body_;
+  std::string linger_buffer_;
+
+  // Wait and Stream.
+  std::shared_ptr<HttpResponse::Deferred> deferred_;
+  Subscription subscription_;
+  std::shared_ptr<std::atomic<bool>> wake_posted_ = std::make_shared<std::atomic<bool>>(false);
+  bool wait_counted_ = false;
+  bool last_ = false;
+  bool polling_ = false;
+  bool poll_again_ = false;
+  bool pumping_ = false;
+  bool pump_again_ = false;
+  bool writing_ = false;
+  bool stream_ended_ = false;
+  bool chunked_ = true;
+  std::string out_;      // stream data not yet being written
+  std::string sending_;  // stream data being written
+  std::atomic<bool> closed_{false};
+};
+
+Status TransportImpl::Bind() {
+  if (!options_.tls.cert_file.empty()) {
+    try {
+      tls_.emplace(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+      tls_->use_certificate_chain_file(options_.tls.cert_file);
+      tls_->use_private_key_file(options_.tls.key_file, asio::ssl::context::pem);
+      if (!options_.tls.client_ca_file.empty()) {
+        tls_->load_verify_file(options_.tls.client_ca_file);
+        tls_->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      }
+    } catch (const boost::system::system_error& e) {
+      tls_.reset();
+      return Status::InvalidArgument("cannot use the TLS files (cert " + options_.tls.cert_file +
+                                     ", key " + options_.tls.key_file +
+                                     (options_.tls.client_ca_file.empty()
+                                          ? std::string()
+                                          : ", client CA " + options_.tls.client_ca_file) +
+                                     "): " + e.code().message());
+    }
+  }
+  error_code ec;
+  const auto address =
+      asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+  if (ec) {
+    return Status::InvalidArgument("cannot listen on '" + options_.host + "': not an IP address (" +
+                                   ec.message() + ")");
+  }
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
+  auto unavailable = [&](const error_code& e) {
+    return Status::Unavailable("cannot listen on " + options_.host + ":" +
+                               std::to_string(options_.port) + " (" + e.message() + ")");
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return unavailable(ec);
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) return unavailable(ec);
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return unavailable(ec);
+  port_ = acceptor_.local_endpoint(ec).port();
+  return Status::Ok();
+}
+
+void TransportImpl::Start() {
+  pool_ = std::make_unique<asio::thread_pool>(
+      static_cast<size_t>(std::max(1, options_.worker_threads)));
+  work_.emplace(io_.get_executor());
+  Accept();
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    threads_.emplace_back([this] { io_.run(); });
+  }
+}
+
+void TransportImpl::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](const error_code& ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket));
+  });
+}
+
+void TransportImpl::OnAccept(const error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    // Out of file descriptors (or a transient error): back off briefly
+    // instead of spinning on the accept.
+    log::Warn("accept failed", {{"error", ec.message()}});
+    retry_timer_.expires_after(std::chrono::milliseconds(100));
+    retry_timer_.async_wait([this](const error_code& e) {
+      if (!e) Accept();
+    });
+    return;
+  }
+  error_code remote_ec;
+  const std::string client = socket.remote_endpoint(remote_ec).address().to_string();
+  if (remote_ec) {
+    Accept();
+    return;
+  }
+  const char* refused = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    size_t& from_client = per_client_[client];
+    if (stopping_) {
+      refused = "stopping";
+    } else if (sessions_.size() >= options_.limits.max_connections) {
+      refused = "max_connections";
+    } else if (from_client >= options_.limits.max_connections_per_client) {
+      refused = "max_connections_per_client";
+    }
+    if (refused != nullptr) {
+      if (from_client == 0) per_client_.erase(client);
+    } else {
+      ++from_client;
+    }
+  }
+  if (refused != nullptr) {
+    Refuse(socket, refused);
+    Accept();
+    return;
+  }
+  metrics_.accepted->Increment();
+  metrics_.connections->Increment();
+  auto start = [&](auto session) {
+    {
+      std::lock_guard lock(mu_);
+      sessions_.emplace(session.get(), session);
+    }
+    session->Start();
+  };
+  if (tls_) {
+    start(std::make_shared<Session<TlsStream>>(*this, std::move(socket), client));
+  } else {
+    start(std::make_shared<Session<tcp::socket>>(*this, std::move(socket), client));
+  }
+  Accept();
+}
+
+void TransportImpl::Refuse(tcp::socket& socket, const char* reason) {
+  metrics_.refused->Add({{"reason", reason}}).Increment();
+  if (!tls_) {
+    static const std::string kBusy = [] {
+      HttpResponse res;
+      res.SetError(Status::Unavailable("too many connections; retry later"));
+      res.SetHeader("Retry-After", "1");
+      return SerializeHead(res, res.body.size(), false, true) + res.body;
+    }();
+    (void)::send(socket.native_handle(), kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+std::vector<std::shared_ptr<SessionBase>> TransportImpl::LiveSessions() {
+  std::vector<std::shared_ptr<SessionBase>> out;
+  std::lock_guard lock(mu_);
+  for (auto& [raw, weak] : sessions_) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool TransportImpl::WaitDrained(std::chrono::steady_clock::duration within) {
+  std::unique_lock lock(mu_);
+  return drained_.wait_for(lock, within, [&] { return sessions_.empty(); });
+}
+
+void TransportImpl::Stop() {
+  std::call_once(stopped_, [this] {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    if (threads_.empty()) {
+      error_code ignored;
+      acceptor_.close(ignored);
+      return;
+    }
+    asio::post(acceptor_.get_executor(), [this] {
+      error_code ignored;
+      acceptor_.close(ignored);
+      retry_timer_.cancel();
+    });
+    for (auto& s : LiveSessions()) s->PostShutdown();
+    if (!WaitDrained(kDrainTime)) {
+      for (auto& s : LiveSessions()) s->PostAbort();
+      WaitDrained(std::chrono::seconds(1));
+    }
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+    pool_->join();
+    error_code ignored;
+    acceptor_.close(ignored);  // in case the posted close never ran
+  });
+}
+
+}  // namespace
+
+std::string_view RejectionName(Rejection r) {
+  switch (r) {
+    case Rejection::kRequestLineTooLong:
+      return "request_line_too_long";
+    case Rejection::kHeaderTooLarge:
+      return "header_too_large";
+    case Rejection::kTooManyHeaders:
+      return "too_many_headers";
+    case Rejection::kHeadTimeout:
+      return "head_timeout";
+    case Rejection::kBodyTimeout:
+      return "body_timeout";
+    case Rejection::kBodyTooLarge:
+      return "body_too_large";
+    case Rejection::kBadRequest:
+      return "bad_request";
+    case Rejection::kTooManyWaits:
+      return "too_many_waits";
+    case Rejection::kTlsHandshake:
+      return "tls_handshake";
+  }
+  return "unknown";
+}
+
+Result<std::unique_ptr<Transport>> Transport::Bind(const HttpServerOptions& options,
+                                                   RequestPolicy* policy,
+                                                   const TransportMetrics& metrics) {
+  auto t = std::make_unique<TransportImpl>(options, policy, metrics);
+  HIVE_RETURN_IF_ERROR(t->Bind());
+  return std::unique_ptr<Transport>(std::move(t));
+}
+
+}  // namespace hive::http_internal
