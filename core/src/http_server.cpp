@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -12,8 +13,8 @@
 #include "hive/core/http.h"
 #include "hive/core/log.h"
 #include "hive/core/text.h"
-#include "http_encoding.h"
 #include "http_transport.h"
+#include "http_wire.h"
 #include "process_metrics.h"
 
 namespace hive {
@@ -612,7 +613,12 @@ void HttpResponse::Stream(WakeSource wake_on, Duration interval, Pump pump) {
 }
 
 bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  // 127.0.0.0/8 as an address, not a name that only starts like one
+  // ("127.0.0.1.nip.io").
+  in_addr v4{};
+  return ::inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1 &&
+         (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 Status ParseHostPort(std::string_view text, std::string* host, int* port) {

@@ -19,7 +19,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <condition_variable>
@@ -31,13 +30,13 @@
 
 #include "hive/core/log.h"
 #include "hive/core/text.h"
+#include "http_request_parser.h"
+#include "http_wire.h"
 
 namespace hive::http_internal {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using TlsStream = asio::ssl::stream<tcp::socket>;
@@ -54,290 +53,11 @@ constexpr int kClientClosedRequest = 499;
 // What one pump may write before the stream is ended as runaway.
 constexpr size_t kMaxPumpBytes = 16u << 20;
 
-std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 304:
-      return "Not Modified";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Content Too Large";
-    case 414:
-      return "URI Too Long";
-    case 415:
-      return "Unsupported Media Type";
-    case 421:
-      return "Misdirected Request";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
-}
-
-// A header value may come from data; a line break in it would end the head.
-void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out += ": ";
-  for (char c : value) out += (c == '\r' || c == '\n') ? ' ' : c;
-  out += "\r\n";
-}
-
-// The status line and headers of an answer; `content_length` is ignored when
-// `chunked`.
-std::string SerializeHead(const HttpResponse& res, size_t content_length, bool chunked,
-                          bool close) {
-  std::string out;
-  out.reserve(128 + res.headers.size() * 48);
-  out += "HTTP/1.1 ";
-  out += std::to_string(res.status);
-  out += ' ';
-  out += ReasonPhrase(res.status);
-  out += "\r\n";
-  if (!res.content_type.empty()) AppendHeaderLine(out, "Content-Type", res.content_type);
-  for (const auto& [name, value] : res.headers) {
-    if (EqualsIgnoreCase(name, "Connection") || EqualsIgnoreCase(name, "Content-Length") ||
-        EqualsIgnoreCase(name, "Transfer-Encoding")) {
-      continue;
-    }
-    AppendHeaderLine(out, name, value);
-  }
-  if (chunked) {
-    out += "Transfer-Encoding: chunked\r\n";
-  } else {
-    out += "Content-Length: ";
-    out += std::to_string(content_length);
-    out += "\r\n";
-  }
-  if (close) out += "Connection: close\r\n";
-  out += "\r\n";
-  return out;
-}
-
-bool AnswerSaysClose(const HttpResponse& res) {
-  for (const auto& [name, value] : res.headers) {
-    if (EqualsIgnoreCase(name, "Connection") && EqualsIgnoreCase(Trim(value), "close")) return true;
-  }
-  return false;
-}
-
-void AppendChunk(std::string& out, std::string_view data) {
-  char size[20];
-  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out.append(size, static_cast<size_t>(n));
-  out.append(data);
-  out += "\r\n";
-}
-
-// Decodes %XX; with `plus_is_space` also '+' (query strings). Malformed
-// escapes are kept as they are.
-std::string PercentDecode(std::string_view in, bool plus_is_space) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 bool IsDisconnect(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::error::operation_aborted ||
          ec == asio::error::bad_descriptor || ec == asio::ssl::error::stream_truncated;
-}
-
-// A request parser that keeps hive's own request shape and enforces
-// HttpLimits while it parses: the request line and header fields before the
-// head is complete (Beast's header limit bounds the bytes it buffers), the
-// body as it arrives.
-class RequestParser final : public http::basic_parser<true> {
- public:
-  enum class Violation { kNone, kRequestLine, kHeaderCount, kBody };
-
-  explicit RequestParser(const HttpLimits& limits) : limits_(limits) {
-    const size_t head = limits.max_request_line_bytes + limits.max_header_bytes + 4;
-    header_limit(static_cast<std::uint32_t>(std::min<size_t>(head, UINT32_MAX)));
-    // The body limit is the route's, enforced below once it is known.
-    body_limit(boost::none);
-  }
-
-  void SetBodyLimit(size_t limit) { body_max_ = limit; }
-  size_t body_limit_bytes() const { return body_max_; }
-  Violation violation() const { return violation_; }
-  bool got_request_line() const { return got_request_line_; }
-  std::string_view method() const { return method_; }
-  const std::string& target() const { return target_; }
-  int version() const { return version_; }
-  std::vector<Header>& headers() { return headers_; }
-  std::string& body() { return body_; }
-  bool expects_continue() const { return expect_continue_; }
-
- private:
-  void on_request_impl(http::verb, beast::string_view method, beast::string_view target,
-                       int version, error_code& ec) override {
-    if (method.size() + target.size() + 10 > limits_.max_request_line_bytes) {
-      violation_ = Violation::kRequestLine;
-      ec = http::error::header_limit;
-      return;
-    }
-    got_request_line_ = true;
-    method_.assign(method.data(), method.size());
-    target_.assign(target.data(), target.size());
-    version_ = version;
-  }
-
-  void on_response_impl(int, beast::string_view, int, error_code& ec) override {
-    ec = http::error::bad_method;
-  }
-
-  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
-                     error_code& ec) override {
-    if (headers_.size() >= limits_.max_header_count) {
-      violation_ = Violation::kHeaderCount;
-      ec = http::error::header_limit;
-      return;
-    }
-    if (name == http::field::expect && EqualsIgnoreCase(Trim(value), "100-continue")) {
-      expect_continue_ = true;
-    }
-    headers_.emplace_back(std::string(name_string.data(), name_string.size()),
-                          std::string(value.data(), value.size()));
-  }
-
-  void on_header_impl(error_code&) override {}
-
-  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
-                         error_code& ec) override {
-    if (content_length && *content_length > body_max_) {
-      violation_ = Violation::kBody;
-      ec = http::error::body_limit;
-      return;
-    }
-    if (content_length) body_.reserve(static_cast<size_t>(*content_length));
-  }
-
-  size_t on_body_impl(beast::string_view data, error_code& ec) override { return Append(data, ec); }
-
-  void on_chunk_header_impl(std::uint64_t size, beast::string_view, error_code& ec) override {
-    if (size > body_max_ - std::min(body_max_, body_.size())) {
-      violation_ = Violation::kBody;
-      ec = http::error::body_limit;
-    }
-  }
-
-  size_t on_chunk_body_impl(std::uint64_t, beast::string_view data, error_code& ec) override {
-    return Append(data, ec);
-  }
-
-  void on_finish_impl(error_code&) override {}
-
-  size_t Append(beast::string_view data, error_code& ec) {
-    if (body_.size() + data.size() > body_max_) {
-      violation_ = Violation::kBody;
-      ec = http::error::body_limit;
-      return 0;
-    }
-    body_.append(data.data(), data.size());
-    return data.size();
-  }
-
-  const HttpLimits& limits_;
-  Violation violation_ = Violation::kNone;
-  bool got_request_line_ = false;
-  bool expect_continue_ = false;
-  std::string method_;
-  std::string target_;
-  int version_ = 11;
-  std::vector<Header> headers_;
-  std::string body_;
-  size_t body_max_ = 0;
-};
-
-// Fills the request's method, path and query from the parsed request line.
-// False for a target that is not a path (origin-form) or an absolute URL.
-bool SplitTarget(std::string_view target, HttpRequest& req) {
-  if (target.starts_with("http://") || target.starts_with("https://")) {
-    const size_t scheme_end = target.find("//") + 2;
-    const size_t path_start = target.find('/', scheme_end);
-    target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
-  }
-  if (!target.starts_with('/')) return false;
-  const size_t q = target.find('?');
-  req.path = PercentDecode(target.substr(0, q), false);
-  if (q != std::string_view::npos) {
-    for (std::string_view pair : Split(target.substr(q + 1), '&')) {
-      if (pair.empty()) continue;
-      const size_t eq = pair.find('=');
-      req.query.emplace_back(
-          PercentDecode(pair.substr(0, eq), true),
-          eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true));
-    }
-  }
-  return true;
-}
-
-bool AcceptsGzip(const std::vector<Header>& headers) {
-  for (const auto& [name, value] : headers) {
-    if (!EqualsIgnoreCase(name, "Accept-Encoding")) continue;
-    for (std::string_view part : Split(value, ',')) {
-      part = Trim(part);
-      const std::string_view coding = Trim(part.substr(0, part.find(';')));
-      if (!EqualsIgnoreCase(coding, "gzip")) continue;
-      const size_t q = part.find("q=");
-      return q == std::string_view::npos ||
-             std::strtod(std::string(part.substr(q + 2)).c_str(), nullptr) > 0;
-    }
-  }
-  return false;
 }
 
 // The collected writes of one pump; handed to the connection's strand after
@@ -679,8 +399,17 @@ class Session final : public SessionBase {
       return Refuse(431,
                     "more than " + std::to_string(limits_.max_header_count) + " header fields");
     }
-    if (parser_->violation() == RequestParser::Violation::kRequestLine ||
-        !parser_->got_request_line()) {
+    // Beast parses nothing before the whole head is in: when the head
+    // outgrew its buffer, the first line of what was buffered tells whether
+    // the request line or the fields were too long.
+    const std::string_view buffered(static_cast<const char*>(buffer_.data().data()),
+                                    buffer_.size());
+    const size_t line_end = buffered.find("\r\n");
+    const bool line_too_long = parser_->violation() == RequestParser::Violation::kRequestLine ||
+                               (parser_->violation() == RequestParser::Violation::kNone &&
+                                (line_end == std::string_view::npos ? buffered.size() : line_end) >
+                                    limits_.max_request_line_bytes);
+    if (line_too_long) {
       transport_.Reject(Rejection::kRequestLineTooLong);
       return Refuse(414, "the request line is longer than " +
                              std::to_string(limits_.max_request_line_bytes) + " bytes");

@@ -73,7 +73,8 @@ class RequestPolicy {
   virtual void Record(const Exchange& x, int status) = 0;
 };
 
-// Compresses a final answer's body when the client takes gzip and it pays.
+// Compresses a final answer's body when the client takes gzip and it pays
+// (http_wire.cpp).
 void CompressIfWorthIt(const Exchange& x, HttpResponse& res);
 
 struct TransportMetrics {

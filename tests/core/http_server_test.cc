@@ -325,7 +325,11 @@ TEST(HostPortTest, Parses) {
   EXPECT_FALSE(ParseHostPort("nohost", &host, &port).ok());
   EXPECT_FALSE(ParseHostPort("h:99999", &host, &port).ok());
   EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
   EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.nip.io"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
 }
 
 }  // namespace
