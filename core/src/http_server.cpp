@@ -97,6 +97,13 @@ bool IsCorsSafelistedBody(std::string_view content_type) {
          type == "multipart/form-data";
 }
 
+bool IsIpAddress(std::string_view host) {
+  const std::string h(host);
+  in_addr v4{};
+  in6_addr v6{};
+  return ::inet_pton(AF_INET, h.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, h.c_str(), &v6) == 1;
+}
+
 bool IsStateChanging(std::string_view method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
@@ -277,10 +284,12 @@ Status HttpServer::Impl::CheckBrowserOrigin(const HttpRequest& req) const {
   const std::optional<std::string> host_header = req.HeaderValue("Host");
   if (host_header) {
     const std::string_view host = HostOf(Trim(*host_header));
+    // DNS rebinding needs a name the attacker controls; an address names
+    // only itself, and a page can be of its origin only if it came from here.
     const bool allowed =
-        IsLoopbackHost(host) || EqualsIgnoreCase(host, "localhost") ||
+        IsIpAddress(host) || EqualsIgnoreCase(host, "localhost") ||
         (host.size() > 10 && EqualsIgnoreCase(host.substr(host.size() - 10), ".localhost")) ||
-        host == options.host ||
+        EqualsIgnoreCase(host, options.host) ||
         std::any_of(options.allowed_hosts.begin(), options.allowed_hosts.end(),
                     [&](const std::string& a) {
                       return EqualsIgnoreCase(a, host) || EqualsIgnoreCase(a, Trim(*host_header));
@@ -288,9 +297,9 @@ Status HttpServer::Impl::CheckBrowserOrigin(const HttpRequest& req) const {
     if (!allowed) {
       return Status::PermissionDenied(
           "Host '" + std::string(Trim(*host_header).substr(0, 100)) +
-          "' is not allowed: without tokens this server answers only loopback names and "
-          "addresses, its listen address and the hosts given with --allowed-host, so that a web "
-          "page cannot reach it by DNS rebinding");
+          "' is not allowed: without tokens this server answers only to addresses, localhost, "
+          "its listen host and the names given with --allowed-host, so that a web page cannot "
+          "reach it by DNS rebinding");
     }
   }
   if (!IsStateChanging(req.method)) return Status::Ok();

@@ -50,6 +50,8 @@ constexpr auto kDrainTime = std::chrono::seconds(5);
 // The status nginx made usual for a request whose client left before the
 // answer.
 constexpr int kClientClosedRequest = 499;
+// What an idle TLS connection reads for the first bytes of its next request.
+constexpr size_t kTlsIdleReadBytes = 1024;
 // What one pump may write before the stream is ended as runaway.
 constexpr size_t kMaxPumpBytes = 16u << 20;
 
@@ -399,9 +401,9 @@ class Session final : public SessionBase {
       return Refuse(431,
                     "more than " + std::to_string(limits_.max_header_count) + " header fields");
     }
-    // Beast parses nothing before the whole head is in: when the head
-    // outgrew its buffer, the first line of what was buffered tells whether
-    // the request line or the fields were too long.
+    // Beast takes the request line only once it is whole, and fields as they
+    // come: when the head outgrew its buffer, the first line of what is still
+    // buffered tells whether it was the request line or the fields.
     const std::string_view buffered(static_cast<const char*>(buffer_.data().data()),
                                     buffer_.size());
     const size_t line_end = buffered.find("\r\n");
@@ -738,10 +740,24 @@ class Session final : public SessionBase {
     phase_ = Phase::kIdle;
     ArmTimer(limits_.idle_timeout);
     const uint64_t gen = ++peer_gen_;
-    Raw().async_wait(tcp::socket::wait_read, [self = Self(), gen](const error_code& ec) {
-      if (ec || gen != self->peer_gen_ || self->phase_ != Phase::kIdle) return;
-      self->ReadHead(/*first=*/false);
-    });
+    auto next_request = [self = Self(), gen] {
+      return gen == self->peer_gen_ && self->phase_ == Phase::kIdle;
+    };
+    if constexpr (kTls) {
+      // Decrypted bytes may already wait inside the TLS layer, where a
+      // readiness wait on the socket would not see them: read instead.
+      stream_.async_read_some(buffer_.prepare(kTlsIdleReadBytes),
+                              [self = Self(), next_request](const error_code& ec, size_t n) {
+                                if (!next_request()) return;
+                                if (ec) return self->Close();
+                                self->buffer_.commit(n);
+                                self->ReadHead(/*first=*/false);
+                              });
+    } else {
+      Raw().async_wait(tcp::socket::wait_read, [self = Self(), next_request](const error_code& ec) {
+        if (!ec && next_request()) self->ReadHead(/*first=*/false);
+      });
+    }
   }
 
   // The client may still be sending a body we refused: read and drop it for

@@ -54,9 +54,10 @@ class HttpLimitsTest : public ::testing::Test {
     server_ = std::make_unique<HttpServer>(o);
     server_->Route("GET", "/hello", {Access::kRead},
                    [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"hello":1})"); });
-    server_->Route("PUT", "/echo", {Access::kOperate}, [](const HttpRequest& req, HttpResponse& res) {
-      res.SetJson(json{{"size", req.body.size()}}.dump());
-    });
+    server_->Route("PUT", "/echo", {Access::kOperate},
+                   [](const HttpRequest& req, HttpResponse& res) {
+                     res.SetJson(json{{"size", req.body.size()}}.dump());
+                   });
     server_->Route("GET", "/big", {Access::kRead}, [](const HttpRequest&, HttpResponse& res) {
       res.body = std::string(64u << 20, 'b');
       res.content_type = "application/octet-stream";
@@ -90,8 +91,8 @@ class HttpLimitsTest : public ::testing::Test {
   }
 
   static std::string Get(std::string_view target, std::string_view extra = "") {
-    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-           std::string(extra) + "\r\n";
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + std::string(extra) +
+           "\r\n";
   }
 
   static std::string ErrorCode(const std::string& response) {
@@ -315,9 +316,9 @@ TEST_F(HttpLimitsTest, AClientThatDoesNotReadIsClosedAfterTheWriteTimeout) {
 
 TEST_F(HttpLimitsTest, WithoutTokensForeignHostNamesAreRefused) {
   Start(HttpLimits{}, nullptr, {"hive.internal.example"});
-  for (std::string host : {"127.0.0.1:7070", "localhost:7070", "[::1]:7070", "localhost",
-                           "app.localhost:7070", "hive.internal.example",
-                           "hive.internal.example:7070"}) {
+  for (std::string host :
+       {"127.0.0.1:7070", "localhost:7070", "[::1]:7070", "localhost", "app.localhost:7070",
+        "10.1.2.3:7070", "[fd00::1]:7070", "hive.internal.example", "hive.internal.example:7070"}) {
     RawConnection c(port());
     ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
     EXPECT_EQ(StatusOf(c.ReadResponse(seconds(5))), 200) << host;

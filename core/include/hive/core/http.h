@@ -191,8 +191,9 @@ struct HttpServerOptions {
   // Empty cert_file: plain HTTP.
   TlsOptions tls;
   // Null: no authentication; every caller is the anonymous admin. The server
-  // then answers only requests whose Host is a loopback name or address, the
-  // listen address, or one of `allowed_hosts` (host or host:port), and refuses
+  // then answers only requests whose Host is an IP address, localhost (or
+  // *.localhost), the listen host or one of `allowed_hosts` (host or
+  // host:port) — a DNS rebinding page comes with a name of its own — and refuses
   // a state-changing request that a browser sent from another origin (an
   // Origin or Sec-Fetch-Site naming another site, or a text/plain or form
   // body from a browser without its own Origin): 403 either way.
