@@ -1,8 +1,10 @@
 // The agent's YAML file: ParseAgentConfig. Invariants: every error names the
 // file; an accepted config has a valid service and instance, a port in
-// range, positive intervals, and a log pattern the line parser accepts.
+// range, positive intervals, a log pattern the line parser accepts, and TLS
+// files only with an https control plane (cert and key together).
 // Inputs naming a token_file are skipped: it is read from disk, and the
-// harness must not read arbitrary paths.
+// harness must not read arbitrary paths. ca_file, cert_file and key_file
+// are only stat()ed at load, so they stay in.
 #include <cstddef>
 #include <cstdint>
 
@@ -40,6 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(config->heartbeat_interval.count() > 0 && config->ttl() > config->heartbeat_interval);
   FUZZ_CHECK(config->health.interval.count() > 0 && config->health.timeout.count() > 0);
   FUZZ_CHECK(!config->control_plane.empty() && !config->address.empty());
+  if (!config->ca_file.empty() || !config->cert_file.empty()) {
+    FUZZ_CHECK(config->control_plane.starts_with("https://"));
+  }
+  FUZZ_CHECK(config->cert_file.empty() == config->key_file.empty());
   FUZZ_CHECK(config->spool_max_bytes >= (1u << 20) && !config->spool_dir.empty());
   for (const auto& source : config->logs) {
     FUZZ_CHECK(!source.path.empty() && source.max_line_bytes > 0);

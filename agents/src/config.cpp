@@ -1,6 +1,7 @@
 #include "hive/agent/config.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -120,11 +121,12 @@ Status CheckControlPlane(const ErrorContext& ctx, const YAML::Node& node, std::s
   if (!s.ok()) return s.status();
   std::string_view v = *s;
   while (!v.empty() && v.back() == '/') v.remove_suffix(1);
-  const std::string_view kScheme = "http://";
-  if (!v.starts_with(kScheme) || v.size() == kScheme.size()) {
-    return ctx.Error(node, "control_plane", "must look like http://host:port, got '" + *s + "'");
+  const std::string_view scheme = v.starts_with("https://") ? "https://" : "http://";
+  if (!v.starts_with(scheme) || v.size() == scheme.size()) {
+    return ctx.Error(node, "control_plane",
+                     "must look like http://host:port or https://host:port, got '" + *s + "'");
   }
-  if (v.substr(kScheme.size()).find('/') != std::string_view::npos) {
+  if (v.substr(scheme.size()).find('/') != std::string_view::npos) {
     return ctx.Error(node, "control_plane", "must not have a path, got '" + *s + "'");
   }
   *url = std::string(v);
@@ -427,12 +429,52 @@ Status ReadToken(const ErrorContext& ctx, const YAML::Node& node, std::string* t
   return Status::Ok();
 }
 
+// A file the agent reads at start: it must be a readable regular file. Only
+// checked here (no read), so a FIFO or a device cannot block the load.
+Status CheckReadableFile(const ErrorContext& ctx, const YAML::Node& node, std::string_view key,
+                         std::string* path) {
+  auto p = GetString(ctx, node, key);
+  if (!p.ok()) return p.status();
+  if (p->empty()) return ctx.Error(node, key, "must not be empty");
+  struct stat st;
+  if (::stat(p->c_str(), &st) != 0 || ::access(p->c_str(), R_OK) != 0) {
+    return ctx.Error(node, key, "cannot read '" + *p + "': " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return ctx.Error(node, key, "'" + *p + "' is not a regular file");
+  *path = *p;
+  return Status::Ok();
+}
+
+// ca_file, cert_file and key_file: TLS to an https:// control plane.
+Status ParseTls(const ErrorContext& ctx, const YAML::Node& root, AgentConfig* c) {
+  const bool https = c->control_plane.starts_with("https://");
+  for (const char* key : {"ca_file", "cert_file", "key_file"}) {
+    if (root[key] && !https) {
+      return ctx.Error(root[key], key,
+                       "needs an https:// control_plane, got '" + c->control_plane + "'");
+    }
+  }
+  if (root["cert_file"].IsDefined() != root["key_file"].IsDefined()) {
+    return ctx.Error(root["cert_file"] ? root["cert_file"] : root["key_file"],
+                     root["cert_file"] ? "cert_file" : "key_file",
+                     "cert_file and key_file go together (the client certificate and its key)");
+  }
+  if (root["ca_file"])
+    HIVE_RETURN_IF_ERROR(CheckReadableFile(ctx, root["ca_file"], "ca_file", &c->ca_file));
+  if (root["cert_file"]) {
+    HIVE_RETURN_IF_ERROR(CheckReadableFile(ctx, root["cert_file"], "cert_file", &c->cert_file));
+    HIVE_RETURN_IF_ERROR(CheckReadableFile(ctx, root["key_file"], "key_file", &c->key_file));
+  }
+  return Status::Ok();
+}
+
 Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
                           std::string_view hostname) {
-  HIVE_RETURN_IF_ERROR(CheckMap(ctx, root, "",
-                                {"service", "instance", "version", "address", "port",
-                                 "control_plane", "token_file", "heartbeat_interval", "health", "logs", "metrics",
-                                 "config", "spool", "intake", "admin", "exec"}));
+  HIVE_RETURN_IF_ERROR(
+      CheckMap(ctx, root, "",
+               {"service", "instance", "version", "address", "port", "control_plane", "token_file",
+                "ca_file", "cert_file", "key_file", "heartbeat_interval", "health", "logs",
+                "metrics", "config", "spool", "intake", "admin", "exec"}));
   AgentConfig c;
   for (const char* required : {"service", "port", "control_plane"}) {
     if (!root[required]) return ctx.Error(root, required, "is required");
@@ -469,6 +511,7 @@ Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
     c.address = *a;
   }
   HIVE_RETURN_IF_ERROR(CheckControlPlane(ctx, root["control_plane"], &c.control_plane));
+  HIVE_RETURN_IF_ERROR(ParseTls(ctx, root, &c));
   if (root["token_file"]) HIVE_RETURN_IF_ERROR(ReadToken(ctx, root["token_file"], &c.token));
   if (root["heartbeat_interval"]) {
     auto d = GetDuration(ctx, root["heartbeat_interval"], "heartbeat_interval");

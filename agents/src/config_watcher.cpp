@@ -10,12 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "backoff.h"
+#include "control_plane.h"
 #include "file_util.h"
 #include "hive/agent/render.h"
 #include "hive/core/http_client.h"
 #include "hive/core/log.h"
 #include "hive/core/text.h"
-#include "long_poll.h"
 #include "subprocess.h"
 
 namespace hive::agent {
@@ -30,15 +30,13 @@ ConfigWatcher::ConfigWatcher(AgentConfig config, AgentOptions options, AgentMetr
 ConfigWatcher::~ConfigWatcher() { Stop(); }
 
 Status ConfigWatcher::Start() {
-  auto http = CancellableGet::Create(config_.control_plane, config_.token);
+  HttpClientOptions watch = ControlPlaneClientOptions(config_, options_);
+  // The server answers by `wait`; the margin covers a slow answer.
+  watch.read_timeout = options_.config_wait + std::chrono::seconds(15);
+  auto http = HttpClient::Create(watch);
   if (!http.ok()) return http.status();
   http_ = std::move(*http);
-  HttpClientOptions o;
-  o.base_url = config_.control_plane;
-  o.bearer_token = config_.token;
-  o.connect_timeout = std::min<Duration>(options_.request_timeout, std::chrono::seconds(3));
-  o.read_timeout = options_.request_timeout;
-  auto reporter = HttpClient::Create(o);
+  auto reporter = HttpClient::Create(ControlPlaneClientOptions(config_, options_));
   if (!reporter.ok()) return reporter.status();
   reporter_ = std::move(*reporter);
   thread_ = std::thread([this] { Run(); });
@@ -182,8 +180,7 @@ void ConfigWatcher::Run() {
     }
     std::string query = path;
     if (have_index) query += "?index=" + std::to_string(index) + "&wait=" + wait;
-    // The server answers by `wait`; the margin covers a slow answer.
-    auto r = http_->Get(query, options_.config_wait + std::chrono::seconds(15));
+    auto r = http_->Get(query);
     if (!r.ok()) {
       if (r.status().IsAborted()) return;
       fail("cannot read config; retrying", r.status().ToString());

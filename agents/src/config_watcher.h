@@ -34,8 +34,6 @@
 
 namespace hive::agent {
 
-class CancellableGet;
-
 class ConfigWatcher {
  public:
   // REQUIRES: config.config is set. `metrics` must outlive the watcher.
@@ -60,7 +58,7 @@ class ConfigWatcher {
   bool report_unsupported_ = false;       // hived answered 404 once
   AgentOptions options_;
   AgentMetrics& metrics_;
-  std::unique_ptr<CancellableGet> http_;
+  std::unique_ptr<HttpClient> http_;  // the blocking queries; Stop() cancels it
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "backoff.h"
+#include "control_plane.h"
 #include "file_util.h"
 #include "hive/agent/log_event.h"
 #include "hive/agent/spool.h"
@@ -105,13 +106,8 @@ Status LogShipper::Start() {
   metrics_.AddSpoolCorrupt(spool_->corrupt_records());
   metrics_.SetSpool(spool_->bytes(), spool_->records());
   auto loop = std::make_unique<Loop>(config_, options_);
-  HttpClientOptions http;
-  http.base_url = config_.control_plane;
-  http.bearer_token = config_.token;
+  HttpClientOptions http = ControlPlaneClientOptions(config_, options_);
   http.gzip_requests = true;
-  http.connect_timeout = std::min<Duration>(options_.request_timeout, std::chrono::seconds(3));
-  http.read_timeout = options_.request_timeout;
-  http.write_timeout = options_.request_timeout;
   auto client = HttpClient::Create(http);
   if (!client.ok()) return client.status();
   loop->client = std::move(*client);

@@ -1,6 +1,7 @@
 #include "metrics_scraper.h"
 
 #include "backoff.h"
+#include "control_plane.h"
 #include "hive/core/http_client.h"
 #include "hive/core/log.h"
 
@@ -12,6 +13,21 @@ MetricsScraper::MetricsScraper(AgentConfig config, AgentOptions options, AgentMe
 MetricsScraper::~MetricsScraper() { Stop(); }
 
 Status MetricsScraper::Start() {
+  const std::string_view url = config_.metrics->url;
+  const size_t path_at = url.find('/', std::string_view("http://").size());
+  target_ = path_at == std::string_view::npos ? "/" : std::string(url.substr(path_at));
+  HttpClientOptions so;
+  so.base_url = std::string(url.substr(0, path_at));
+  so.connect_timeout = std::min<Duration>(options_.request_timeout, std::chrono::seconds(3));
+  so.read_timeout = options_.request_timeout;
+  auto service = HttpClient::Create(so);
+  if (!service.ok()) return service.status().WithContext("metrics.url");
+  HttpClientOptions co = ControlPlaneClientOptions(config_, options_);
+  co.gzip_requests = true;
+  auto control = HttpClient::Create(co);
+  if (!control.ok()) return control.status();
+  service_ = std::move(*service);
+  control_ = std::move(*control);
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -26,25 +42,6 @@ void MetricsScraper::Stop() {
 }
 
 void MetricsScraper::Run() {
-  const std::string_view url = config_.metrics->url;
-  const size_t path_at = url.find('/', std::string_view("http://").size());
-  const std::string target =
-      path_at == std::string_view::npos ? "/" : std::string(url.substr(path_at));
-  HttpClientOptions so;
-  so.base_url = std::string(url.substr(0, path_at));
-  so.connect_timeout = std::min<Duration>(options_.request_timeout, std::chrono::seconds(3));
-  so.read_timeout = options_.request_timeout;
-  HttpClientOptions co = so;
-  co.base_url = config_.control_plane;
-  co.bearer_token = config_.token;
-  co.gzip_requests = true;
-  auto service = HttpClient::Create(so);
-  auto control = HttpClient::Create(co);
-  if (!service.ok() || !control.ok()) {
-    log::Error("metrics scraping disabled: bad address",
-               {{"error", (service.ok() ? control.status() : service.status()).ToString()}});
-    return;
-  }
   const std::string ingest = "/api/v1/ingest/metrics?service=" + UrlEncode(config_.service) +
                              "&instance=" + UrlEncode(config_.instance);
   LogThrottle error_log;
@@ -54,14 +51,14 @@ void MetricsScraper::Run() {
       std::unique_lock lock(mu_);
       if (cv_.wait_for(lock, config_.metrics->interval, [&] { return stopping_; })) return;
     }
-    auto scraped = (*service)->Get(target);
+    auto scraped = service_->Get(target_);
     std::string error;
     if (!scraped.ok() || !scraped->ok()) {
       error =
-          "scrape " + std::string(url) + ": " +
+          "scrape " + config_.metrics->url + ": " +
           (scraped.ok() ? StatusFromResponse(*scraped).ToString() : scraped.status().ToString());
     } else {
-      auto r = (*control)->Send("POST", ingest, scraped->body, "text/plain; version=0.0.4");
+      auto r = control_->Send("POST", ingest, scraped->body, "text/plain; version=0.0.4");
       if (r.ok() && r->status == 404) {
         metrics_.AddScrape(false);
         if (!told_unsupported) {

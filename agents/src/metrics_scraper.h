@@ -5,16 +5,19 @@
 // the next interval tries again; a hived without that route (404) is logged
 // once.
 //
-// Thread-safety: Start and Stop from one owning thread; the scrape thread
-// owns both HTTP clients.
+// Thread-safety: Start and Stop from one owning thread; once started, the
+// scrape thread alone uses both HTTP clients.
 #pragma once
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "hive/agent/config.h"
 #include "hive/agent/metrics.h"
+#include "hive/core/http_client.h"
 #include "hive/core/status.h"
 
 namespace hive::agent {
@@ -25,7 +28,8 @@ class MetricsScraper {
   MetricsScraper(AgentConfig config, AgentOptions options, AgentMetrics& metrics);
   ~MetricsScraper();  // Stop()s
 
-  // InvalidArgument for a bad control_plane or metrics.url.
+  // InvalidArgument for a bad control_plane or metrics.url, or TLS files
+  // that cannot be loaded.
   Status Start();
   void Stop();
 
@@ -35,6 +39,9 @@ class MetricsScraper {
   AgentConfig config_;
   AgentOptions options_;
   AgentMetrics& metrics_;
+  std::string target_;                   // metrics.url's path
+  std::unique_ptr<HttpClient> service_;  // scrapes metrics.url
+  std::unique_ptr<HttpClient> control_;  // forwards to hived
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backoff.h"
+#include "control_plane.h"
 #include "hive/agent/health.h"
 #include "hive/core/log.h"
 #include "hive/core/text.h"
@@ -29,13 +30,7 @@ RegistrationLoop::RegistrationLoop(AgentConfig config, AgentOptions options, Age
 RegistrationLoop::~RegistrationLoop() { Stop(); }
 
 Result<std::unique_ptr<HttpClient>> RegistrationLoop::NewClient() const {
-  HttpClientOptions o;
-  o.base_url = config_.control_plane;
-  o.bearer_token = config_.token;
-  o.connect_timeout = std::min<Duration>(options_.request_timeout, std::chrono::seconds(3));
-  o.read_timeout = options_.request_timeout;
-  o.write_timeout = options_.request_timeout;
-  return HttpClient::Create(o);
+  return HttpClient::Create(ControlPlaneClientOptions(config_, options_));
 }
 
 Status RegistrationLoop::Start() {

@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_control_plane.h"
+#include "hive/core/http.h"
 #include "hive/core/log.h"
 #include "temp_dir.h"
+#include "tls_certs.h"
 
 namespace hive::agent {
 namespace {
@@ -185,6 +187,83 @@ TEST_F(AgentTest, StopsPromptlyWhileTheControlPlaneIsDown) {
   const auto start = Clock::now();
   EXPECT_FALSE(agent.Stop().ok());  // deregistration could not reach hived
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+}
+
+// Every client the agent makes to hived (registration and heartbeats, log
+// shipping, the config watch and its reports, metrics forwarding) verifies
+// the https control plane with ca_file and presents cert_file/key_file: the
+// fake refuses any connection without the client certificate.
+TEST_F(AgentTest, TalksMutualTlsToAnHttpsControlPlane) {
+  auto certs = hive::testing::MakeTlsCerts(dir_.path());
+  ASSERT_TRUE(certs.has_value());
+  FakeControlPlane fake(*certs, /*require_client_cert=*/true);
+  ASSERT_TRUE(fake.url().starts_with("https://"));
+  HttpServerOptions so;
+  so.port = 0;
+  so.worker_threads = 2;
+  so.access_log = AccessLog::kNone;
+  HttpServer service(so);
+  service.Route("GET", "/custom-metrics", {Access::kPublic},
+                [](const HttpRequest&, HttpResponse& res) {
+                  res.body = "orders_total 7\n";
+                  res.content_type = "text/plain";
+                });
+  ASSERT_TRUE(service.Start().ok());
+  auto config = ParseAgentConfig(
+      AgentYaml(dir_, fake.url()) + "ca_file: " + certs->ca + "\ncert_file: " + certs->client_cert +
+          "\nkey_file: " + certs->client_key + "\nmetrics:\n  url: http://127.0.0.1:" +
+          std::to_string(service.port()) + "/custom-metrics\n  interval: 50ms\n",
+      "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  Agent agent(std::move(*config), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake.registered("orders-1"); }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake.heartbeats().size() >= 2; }));
+  AppendFile(dir_ / "logs/app.log", R"({"msg":"over tls","trace_id":"t-tls"})"
+                                    "\n");
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake.events().size() == 1; }));
+  EXPECT_EQ(fake.events()[0]["trace_id"], "t-tls");
+  const std::string config_file = dir_ / "etc/orders.json";
+  fake.PushConfig({{"failure_rate", 0.3}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] {
+    auto j = json::parse(ReadFile(config_file), nullptr, false);
+    return j.is_object() && j.value("failure_rate", 0.0) == 0.3;
+  }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] {
+    auto applied = fake.applied();
+    return !applied.empty() && applied.back()["status"] == "applied" &&
+           applied.back()["version"] == 1;
+  }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return !fake.metric_posts().empty(); }));
+  EXPECT_NE(fake.metric_posts()[0].find("orders_total 7"), std::string::npos);
+  EXPECT_EQ(fake.authorizations().front(), "Bearer agent-secret");
+
+  // The blocking config query over TLS is cut short too.
+  const auto start = Clock::now();
+  EXPECT_TRUE(agent.Stop().ok());
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(fake.deregistrations(), 1);
+  service.Stop();
+}
+
+TEST_F(AgentTest, SendsNothingToAControlPlaneItCannotVerify) {
+  auto certs = hive::testing::MakeTlsCerts(dir_.path());
+  ASSERT_TRUE(certs.has_value());
+  FakeControlPlane fake(*certs, /*require_client_cert=*/false);
+  auto config = ParseAgentConfig(AgentYaml(dir_, fake.url()) + "ca_file: " + certs->other_ca + "\n",
+                                 "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  AppendFile(dir_ / "logs/app.log", R"({"msg":"must not leave"})"
+                                    "\n");
+  Agent agent(std::move(*config), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return agent.metrics().Read().ship_retries >= 2; }));
+  EXPECT_TRUE(fake.registrations().empty());
+  EXPECT_TRUE(fake.events().empty());
+  EXPECT_EQ(fake.config_requests(), 0);
+  EXPECT_FALSE(agent.Stop().ok());  // deregistration cannot verify hived either
+  EXPECT_EQ(fake.deregistrations(), 0);
 }
 
 TEST_F(AgentTest, StartFailsWhenTheSpoolDirectoryCannotBeCreated) {

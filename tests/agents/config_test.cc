@@ -298,6 +298,65 @@ TEST(AgentConfigTest, EmptyTokenFileIsAnError) {
   EXPECT_NE(r.status().message().find("empty"), std::string::npos);
 }
 
+TEST(AgentConfigTest, ParsesTlsFilesForAnHttpsControlPlane) {
+  TempDir dir;
+  for (const char* f : {"ca.pem", "agent.pem", "agent.key"}) WriteFile(dir / f, "PEM\n");
+  const std::string https = "service: orders\nport: 8081\ncontrol_plane: https://hive:7443/\n";
+  auto c = ParseAgentConfig(https + "ca_file: " + (dir / "ca.pem") + "\ncert_file: " +
+                                (dir / "agent.pem") + "\nkey_file: " + (dir / "agent.key") + "\n",
+                            "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->control_plane, "https://hive:7443");
+  EXPECT_EQ(c->ca_file, dir / "ca.pem");
+  EXPECT_EQ(c->cert_file, dir / "agent.pem");
+  EXPECT_EQ(c->key_file, dir / "agent.key");
+
+  // Without ca_file the system's trust store verifies hived.
+  auto system = ParseAgentConfig(https, "agent.yaml");
+  ASSERT_TRUE(system.ok()) << system.status().ToString();
+  EXPECT_EQ(system->ca_file, "");
+  EXPECT_EQ(system->cert_file, "");
+}
+
+TEST(AgentConfigTest, RejectsMisusedTlsFiles) {
+  TempDir dir;
+  WriteFile(dir / "ca.pem", "PEM\n");
+  const std::string ca = dir / "ca.pem";
+  const std::string https = "service: orders\nport: 8081\ncontrol_plane: https://hive:7443\n";
+  const std::vector<BadCase> cases = {
+      {"ca_file with http",
+       std::string(kMinimal) + "ca_file: " + ca + "\n",
+       {"agent.yaml:4", "ca_file", "needs an https:// control_plane", "http://127.0.0.1:7070"}},
+      {"cert_file with http",
+       std::string(kMinimal) + "cert_file: " + ca + "\nkey_file: " + ca + "\n",
+       {"cert_file", "needs an https:// control_plane"}},
+      {"missing ca_file",
+       https + "ca_file: " + (dir / "nope.pem") + "\n",
+       {"agent.yaml:4", "ca_file", "cannot read '" + (dir / "nope.pem") + "'", "No such file"}},
+      {"ca_file a directory",
+       https + "ca_file: " + dir.path() + "\n",
+       {"ca_file", "not a regular file"}},
+      {"empty ca_file", https + "ca_file: ''\n", {"ca_file", "must not be empty"}},
+      {"ca_file not a string", https + "ca_file: [a, b]\n", {"ca_file", "must be a string"}},
+      {"cert without key",
+       https + "cert_file: " + ca + "\n",
+       {"cert_file", "cert_file and key_file go together"}},
+      {"key without cert", https + "key_file: " + ca + "\n", {"key_file", "go together"}},
+      {"missing key_file",
+       https + "cert_file: " + ca + "\nkey_file: " + (dir / "nope.key") + "\n",
+       {"agent.yaml:5", "key_file", "nope.key"}},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseAgentConfig(c.yaml, "agent.yaml");
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_TRUE(r.status().IsInvalidArgument()) << c.name;
+    for (const auto& part : c.expected) {
+      EXPECT_NE(r.status().message().find(part), std::string::npos)
+          << c.name << ": '" << part << "' not in: " << r.status().message();
+    }
+  }
+}
+
 TEST(AgentConfigTest, LoadReadsTheFileAndNamesItInErrors) {
   TempDir dir;
   WriteFile(dir / "good.yaml", kMinimal);

@@ -30,9 +30,21 @@ AgentConfig ShipperConfig(const std::string& control_plane, const std::string& d
 
 using nlohmann::json;
 
-FakeControlPlane::FakeControlPlane(int port) {
+FakeControlPlane::FakeControlPlane(int port) : FakeControlPlane(port, {}, {}) {}
+
+FakeControlPlane::FakeControlPlane(const hive::testing::TlsCerts& certs, bool require_client_cert)
+    : FakeControlPlane(
+          0,
+          {.cert_file = certs.server_cert,
+           .key_file = certs.server_key,
+           .client_ca_file = require_client_cert ? certs.ca : ""},
+          {.ca_file = certs.ca, .cert_file = certs.client_cert, .key_file = certs.client_key}) {}
+
+FakeControlPlane::FakeControlPlane(int port, TlsOptions tls, HttpClientOptions probe)
+    : https_(!tls.cert_file.empty()) {
   HttpServerOptions opts;
   opts.port = port;
+  opts.tls = std::move(tls);
   opts.worker_threads = 8;
   opts.access_log = AccessLog::kNone;
   server_ = std::make_unique<HttpServer>(opts);
@@ -164,9 +176,8 @@ FakeControlPlane::FakeControlPlane(int port) {
   EXPECT_TRUE(s.ok()) << s.ToString();
   // Wait until the accept loop runs: a Stop() that comes earlier would leave
   // the listening socket open, and tests reuse freed ports.
-  HttpClientOptions o;
-  o.base_url = url();
-  auto client = HttpClient::Create(o);
+  probe.base_url = url();
+  auto client = HttpClient::Create(probe);
   EXPECT_TRUE(client.ok() && WaitFor([&] {
                 auto r = (*client)->Get("/healthz");
                 return r.ok() && r->ok();

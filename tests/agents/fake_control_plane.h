@@ -20,6 +20,8 @@
 
 #include "hive/agent/config.h"
 #include "hive/core/http.h"
+#include "hive/core/http_client.h"
+#include "tls_certs.h"
 
 namespace hive::agent::testing {
 
@@ -35,9 +37,14 @@ class FakeControlPlane {
  public:
   // `port` 0 picks a free port.
   explicit FakeControlPlane(int port = 0);
+  // Serves https on a free port with the server certificate of `certs`;
+  // with `require_client_cert`, only to clients with a certificate of certs.ca.
+  FakeControlPlane(const hive::testing::TlsCerts& certs, bool require_client_cert);
   ~FakeControlPlane();
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+  std::string url() const {
+    return (https_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port());
+  }
   int port() const { return server_->port(); }
 
   // Registry.
@@ -77,7 +84,11 @@ class FakeControlPlane {
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
+  // `probe` reaches the server once it serves.
+  FakeControlPlane(int port, TlsOptions tls, HttpClientOptions probe);
+
   std::unique_ptr<HttpServer> server_;
+  bool https_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   bool shutting_down_ = false;

@@ -86,11 +86,15 @@ struct ExecConfig {
 struct AgentConfig {
   std::string service;
   std::string instance;  // default <hostname>-<port>
-  std::string version;  // the service's version as registered; empty: none
+  std::string version;   // the service's version as registered; empty: none
   std::string address = "127.0.0.1";
   int port = 0;
-  std::string control_plane;  // http://host:port
+  std::string control_plane;  // http://host:port or https://host:port
   std::string token;          // read from token_file, trimmed; empty: no Authorization header
+  // TLS to an https:// control plane (all readable files, checked at load):
+  std::string ca_file;    // PEM CA bundle that verifies hived; empty: the system's trust store
+  std::string cert_file;  // PEM client certificate for mutual TLS; with key_file
+  std::string key_file;   // its private key
   Duration heartbeat_interval = std::chrono::seconds(5);
   HealthConfig health;
   std::vector<LogSourceConfig> logs;
