@@ -12,16 +12,36 @@ namespace {
 
 using nlohmann::json;
 
-// The client's message is "<METHOD> <url>: <error>" with cpp-httplib's terse
-// error name; the url is already in the address hivectl prints.
+// The client's message is "<METHOD> <url>: <error>", the error being
+// cpp-httplib's terse name (then ": TLS: <reasons>" when OpenSSL gave some)
+// or a sentence (a certificate that could not be verified); the url is
+// already in the address hivectl prints.
 std::string TransportDetail(const std::string& message) {
-  const auto pos = message.rfind(": ");
-  const std::string name = pos == std::string::npos ? message : message.substr(pos + 2);
-  if (name == "Connection") return "connection failed (is hived running there?)";
-  if (name == "ConnectionTimeout") return "connection timed out";
-  if (name == "Read") return "no answer (the connection broke or --timeout passed)";
-  if (name == "Write") return "sending the request failed";
-  return name;
+  const auto pos = message.find(": ");
+  const std::string detail = pos == std::string::npos ? message : message.substr(pos + 2);
+  const auto end = detail.find(": ");
+  const std::string name = detail.substr(0, end);
+  const std::string rest = end == std::string::npos ? "" : detail.substr(end);
+  std::string out;
+  if (name == "Connection") {
+    out = "connection failed (is hived running there?)" + rest;
+  } else if (name == "ConnectionTimeout") {
+    out = "connection timed out" + rest;
+  } else if (name == "Read") {
+    out = "no answer (the connection broke or --timeout passed)" + rest;
+  } else if (name == "Write") {
+    out = "sending the request failed" + rest;
+  } else if (name == "SSLConnection") {
+    out = "the TLS handshake failed" + rest;
+  } else {
+    out = detail;
+  }
+  if (detail.starts_with("the server's certificate could not be verified")) {
+    out += " (give hived's CA with --ca-file or HIVE_CA_FILE)";
+  } else if (detail.find("certificate required") != std::string::npos) {
+    out += " (hived wants a client certificate: --cert-file and --key-file)";
+  }
+  return out;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "commands.h"
 #include "config_commands.h"
@@ -18,14 +19,18 @@ namespace {
 constexpr char kDefaultAddr[] = "http://127.0.0.1:7070";
 
 constexpr char kFooter[] = R"(Environment:
-  HIVE_ADDR   hived address (default http://127.0.0.1:7070); --addr overrides it
-  HIVE_TOKEN  bearer token sent to hived; --token overrides it
+  HIVE_ADDR       hived address (default http://127.0.0.1:7070, or https://...); --addr overrides it
+  HIVE_TOKEN      bearer token sent to hived; --token overrides it
+  HIVE_CA_FILE    PEM CA bundle that verifies an https:// hived (default: the system's trust
+                  store); --ca-file overrides it
+  HIVE_CERT_FILE  PEM client certificate, for a hived that requires one; --cert-file overrides it
+  HIVE_KEY_FILE   its private key; --key-file overrides it
 
 Exit codes:
   0  ok
   1  hived answered with an error (its message is printed)
   2  usage error (bad flags, names or input)
-  3  hived could not be reached)";
+  3  hived could not be reached (also: its TLS certificate could not be verified))";
 
 std::string EnvVar(const CtlEnvironment& env, const std::string& name) {
   auto it = env.vars.find(name);
@@ -36,6 +41,9 @@ std::string EnvVar(const CtlEnvironment& env, const std::string& name) {
 struct CommandLine {
   std::string addr;
   std::string token;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   std::string output = "table";
   std::string timeout = "30s";
 
@@ -56,6 +64,11 @@ int Run(int argc, const char* const* argv, const CtlEnvironment& env, std::ostre
   app.fallthrough();
   app.add_option("--addr", cl.addr, "hived address, e.g. http://127.0.0.1:7070 (env HIVE_ADDR)");
   app.add_option("--token", cl.token, "bearer token (env HIVE_TOKEN)");
+  app.add_option("--ca-file", cl.ca_file,
+                 "PEM CA bundle that verifies an https:// hived (env HIVE_CA_FILE)");
+  app.add_option("--cert-file", cl.cert_file,
+                 "PEM client certificate for mutual TLS (env HIVE_CERT_FILE)");
+  app.add_option("--key-file", cl.key_file, "the client certificate's key (env HIVE_KEY_FILE)");
   app.add_option("-o,--output", cl.output, "output format: table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -95,15 +108,32 @@ int Run(int argc, const char* const* argv, const CtlEnvironment& env, std::ostre
     err << "error: bad --timeout '" << cl.timeout << "': expected a duration like 10s\n";
     return kExitUsage;
   }
+  auto flag_or_env = [&](const std::string& flag, const char* name) {
+    return !flag.empty() ? flag : EnvVar(env, name);
+  };
   HttpClientOptions options;
   options.base_url = addr.find("://") == std::string::npos ? "http://" + addr : addr;
-  options.bearer_token = !cl.token.empty() ? cl.token : EnvVar(env, "HIVE_TOKEN");
+  options.bearer_token = flag_or_env(cl.token, "HIVE_TOKEN");
+  options.ca_file = flag_or_env(cl.ca_file, "HIVE_CA_FILE");
+  options.cert_file = flag_or_env(cl.cert_file, "HIVE_CERT_FILE");
+  options.key_file = flag_or_env(cl.key_file, "HIVE_KEY_FILE");
   options.connect_timeout = std::min<Duration>(*timeout, std::chrono::seconds(3));
   options.read_timeout = *timeout;
   options.write_timeout = *timeout;
+  if (!options.base_url.starts_with("https://")) {
+    for (const auto& [value, what] : {std::pair{options.ca_file, "--ca-file (HIVE_CA_FILE)"},
+                                      std::pair{options.cert_file, "--cert-file (HIVE_CERT_FILE)"},
+                                      std::pair{options.key_file, "--key-file (HIVE_KEY_FILE)"}}) {
+      if (!value.empty()) {
+        err << "error: " << what << " needs an https:// hived address, got '" << addr << "'\n";
+        return kExitUsage;
+      }
+    }
+  }
   auto client = HttpClient::Create(options);
   if (!client.ok()) {
-    err << "error: bad hived address: " << client.status().message() << '\n';
+    // A bad address, or TLS files that cannot be loaded (the message names them).
+    err << "error: " << client.status().message() << '\n';
     return kExitUsage;
   }
 
@@ -124,7 +154,8 @@ int Run(int argc, const char* const* argv, const CtlEnvironment& env, std::ostre
 
 CtlEnvironment ProcessEnvironment() {
   CtlEnvironment env;
-  for (const char* name : {"HIVE_ADDR", "HIVE_TOKEN"}) {
+  for (const char* name :
+       {"HIVE_ADDR", "HIVE_TOKEN", "HIVE_CA_FILE", "HIVE_CERT_FILE", "HIVE_KEY_FILE"}) {
     if (const char* value = std::getenv(name)) env.vars[name] = value;
   }
   return env;

@@ -13,6 +13,8 @@
 
 #include "hive/core/http.h"
 #include "hive/core/text.h"
+#include "temp_dir.h"
+#include "tls_certs.h"
 
 namespace hive::ctl {
 namespace {
@@ -392,6 +394,128 @@ TEST_F(HivectlTest, UnreachableHivedExitsThree) {
   EXPECT_EQ(r.err, "error: cannot reach hived at " + url +
                        ": connection failed (is hived running there?)\n");
   EXPECT_EQ(r.out, "");
+}
+
+// hivectl against an https hived: the CA from --ca-file or HIVE_CA_FILE,
+// the client certificate from --cert-file/--key-file or HIVE_CERT_FILE/
+// HIVE_KEY_FILE, and what a refused certificate prints.
+class HivectlTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto certs = hive::testing::MakeTlsCerts(dir_.path());
+    ASSERT_TRUE(certs.has_value());
+    certs_ = *certs;
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  void StartServer(bool require_client_cert) {
+    HttpServerOptions o;
+    o.port = 0;
+    o.worker_threads = 2;
+    o.access_log = AccessLog::kNone;
+    o.tls = {.cert_file = certs_.server_cert,
+             .key_file = certs_.server_key,
+             .client_ca_file = require_client_cert ? certs_.ca : ""};
+    server_ = std::make_unique<HttpServer>(o);
+    server_->Route("GET", "/api/v1/services", {Access::kRead},
+                   [](const HttpRequest&, HttpResponse& res) {
+                     res.SetJson(R"({"index":1,"services":[{"name":"orders","instances":1,)"
+                                 R"("passing":1,"warning":0,"critical":0}]})");
+                   });
+    ASSERT_TRUE(server_->Start().ok());
+    addr_ = "https://127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  RunResult Run(std::vector<std::string> args, std::map<std::string, std::string> vars = {}) {
+    args.insert(args.begin(), "hivectl");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    CtlEnvironment env;
+    env.vars = std::move(vars);
+    env.vars.emplace("HIVE_ADDR", addr_);
+    std::ostringstream out, err;
+    RunResult r;
+    r.code = RunHivectl(static_cast<int>(argv.size()), argv.data(), env, out, err);
+    r.out = out.str();
+    r.err = err.str();
+    return r;
+  }
+
+  hive::testing::TempDir dir_;
+  hive::testing::TlsCerts certs_;
+  std::unique_ptr<HttpServer> server_;
+  std::string addr_;
+};
+
+TEST_F(HivectlTlsTest, VerifiesHivedWithTheCaFromTheFlagOrTheEnvironment) {
+  StartServer(/*require_client_cert=*/false);
+  const std::string table =
+      "NAME    INSTANCES  PASSING  WARNING  CRITICAL\norders  1          1        0        0\n";
+  RunResult flag = Run({"services", "--ca-file", certs_.ca});
+  EXPECT_EQ(flag.code, kExitOk) << flag.err;
+  EXPECT_EQ(flag.out, table);
+  RunResult env = Run({"services"}, {{"HIVE_CA_FILE", certs_.ca}});
+  EXPECT_EQ(env.code, kExitOk) << env.err;
+  EXPECT_EQ(env.out, table);
+  // The flag wins over the environment.
+  RunResult both = Run({"services", "--ca-file", certs_.ca}, {{"HIVE_CA_FILE", certs_.other_ca}});
+  EXPECT_EQ(both.code, kExitOk) << both.err;
+}
+
+TEST_F(HivectlTlsTest, AnUnverifiedCertificateExitsThreeAndSaysWhy) {
+  StartServer(/*require_client_cert=*/false);
+  RunResult r = Run({"services", "--ca-file", certs_.other_ca});
+  EXPECT_EQ(r.code, kExitUnreachable);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "error: cannot reach hived at " + addr_ +
+                       ": the server's certificate could not be verified with the CA file " +
+                       certs_.other_ca +
+                       ": unable to get local issuer certificate (give hived's CA with --ca-file "
+                       "or HIVE_CA_FILE)\n");
+  RunResult system = Run({"services"});
+  EXPECT_EQ(system.code, kExitUnreachable);
+  EXPECT_NE(system.err.find("could not be verified with the system's trust store"),
+            std::string::npos)
+      << system.err;
+}
+
+TEST_F(HivectlTlsTest, PresentsTheClientCertificateAHivedRequires) {
+  StartServer(/*require_client_cert=*/true);
+  RunResult without = Run({"services", "--ca-file", certs_.ca});
+  EXPECT_EQ(without.code, kExitUnreachable);
+  EXPECT_NE(without.err.find("error: cannot reach hived at " + addr_), std::string::npos)
+      << without.err;
+  EXPECT_NE(without.err.find("certificate required (hived wants a client certificate: "
+                             "--cert-file and --key-file)"),
+            std::string::npos)
+      << without.err;
+
+  RunResult flags = Run({"services", "--ca-file", certs_.ca, "--cert-file", certs_.client_cert,
+                         "--key-file", certs_.client_key});
+  EXPECT_EQ(flags.code, kExitOk) << flags.err;
+  RunResult env = Run({"services"}, {{"HIVE_CA_FILE", certs_.ca},
+                                     {"HIVE_CERT_FILE", certs_.client_cert},
+                                     {"HIVE_KEY_FILE", certs_.client_key}});
+  EXPECT_EQ(env.code, kExitOk) << env.err;
+}
+
+TEST_F(HivectlTlsTest, MisusedTlsFilesAreUsageErrors) {
+  StartServer(/*require_client_cert=*/false);
+  RunResult http = Run({"services", "--addr", "http://127.0.0.1:7070", "--ca-file", certs_.ca});
+  EXPECT_EQ(http.code, kExitUsage);
+  EXPECT_EQ(http.err,
+            "error: --ca-file (HIVE_CA_FILE) needs an https:// hived address, got "
+            "'http://127.0.0.1:7070'\n");
+  const std::string missing = dir_ / "missing.pem";
+  RunResult no_file = Run({"services", "--ca-file", missing});
+  EXPECT_EQ(no_file.code, kExitUsage);
+  EXPECT_NE(no_file.err.find("error: cannot load the CA file '" + missing + "'"), std::string::npos)
+      << no_file.err;
+  RunResult half = Run({"services", "--ca-file", certs_.ca, "--cert-file", certs_.client_cert});
+  EXPECT_EQ(half.code, kExitUsage);
+  EXPECT_NE(half.err.find("both"), std::string::npos) << half.err;
 }
 
 TEST_F(HivectlTest, UsageErrorsExitTwo) {

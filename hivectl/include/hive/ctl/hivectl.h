@@ -7,7 +7,7 @@
 //   0  ok
 //   1  hived answered with an error (its message is printed to `err`)
 //   2  usage error: bad flags, bad names, unreadable or malformed input
-//   3  hived could not be reached
+//   3  hived could not be reached (or its TLS certificate not verified)
 //
 // RunHivectl is reentrant: it keeps no global state, so several calls may run
 // on different threads with their own streams and environments.
@@ -30,7 +30,8 @@ enum ExitCode : int {
 
 // What hivectl reads from outside its command line.
 struct CtlEnvironment {
-  // Environment variables; hivectl reads HIVE_ADDR and HIVE_TOKEN.
+  // Environment variables; hivectl reads HIVE_ADDR, HIVE_TOKEN, HIVE_CA_FILE,
+  // HIVE_CERT_FILE and HIVE_KEY_FILE.
   std::map<std::string, std::string> vars;
   // "Now" for `--since 10m` and "3s ago". Not owned; must outlive the call.
   const Clock* clock = &Clock::System();
