@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   std::string log_retention = "7d";
   std::string log_max_bytes = "10GiB";
   std::string es_url;
+  std::string es_ca_file;
   // Handlers that write to disk wait for its sync (group commit); waiting
   // requests and idle connections hold no thread at all.
   int threads = 32;
@@ -158,9 +159,13 @@ int main(int argc, char** argv) {
                  "limit)")
       ->capture_default_str();
   app.add_option("--es-url", es_url,
-                 "Also ship stored logs to this Elasticsearch (http://host:9200) into the data "
-                 "stream logs-hive-default; credentials from HIVE_ES_API_KEY or "
-                 "HIVE_ES_USERNAME/HIVE_ES_PASSWORD");
+                 "Also ship stored logs to this Elasticsearch (http://host:9200 or "
+                 "https://host:9200) into the data stream logs-hive-default; credentials from "
+                 "HIVE_ES_API_KEY or HIVE_ES_USERNAME/HIVE_ES_PASSWORD");
+  app.add_option("--es-ca-file", es_ca_file,
+                 "PEM CA bundle that verifies an https --es-url (default: the system's trust "
+                 "store)")
+      ->needs("--es-url");
   CLI11_PARSE(app, argc, argv);
 
   hive::log::Level level;
@@ -327,6 +332,7 @@ int main(int argc, char** argv) {
         return std::string(v ? v : "");
       };
       o.signals.es.url = es_url;
+      o.signals.es.ca_file = es_ca_file;
       o.signals.es.api_key = env("HIVE_ES_API_KEY");
       o.signals.es.username = env("HIVE_ES_USERNAME");
       o.signals.es.password = env("HIVE_ES_PASSWORD");

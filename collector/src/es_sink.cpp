@@ -49,6 +49,7 @@ struct EsSink::Metrics {
   prometheus::Counter* refused = nullptr;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   std::unique_ptr<HttpClient> client;  // used by the sender thread only
+  std::string transport_error;         // the sender's last one; "" after an answer
 };
 
 std::string EsDocument(const LogEvent& event) {
@@ -84,6 +85,7 @@ Result<std::unique_ptr<EsSink>> EsSink::Start(EsSinkOptions options) {
   if (!options.metrics) options.metrics = std::make_shared<prometheus::Registry>();
   HttpClientOptions co;
   co.base_url = options.url;
+  co.ca_file = options.ca_file;
   auto client = HttpClient::Create(co);
   if (!client.ok()) return client.status().WithContext("es sink url");
   std::unique_ptr<EsSink> sink(new EsSink(std::move(options)));
@@ -179,7 +181,10 @@ void EsSink::Run() {
       batch.clear();
       for (Item& item : again) {
         if (++item.attempts >= options_.max_attempts) {
-          DeadLetter(item, "gave up after " + std::to_string(item.attempts) + " attempts");
+          DeadLetter(
+              item,
+              "gave up after " + std::to_string(item.attempts) + " attempts" +
+                  (metrics_->transport_error.empty() ? "" : ": " + metrics_->transport_error));
         } else {
           batch.push_back(std::move(item));
         }
@@ -216,6 +221,14 @@ std::vector<EsSink::Item> EsSink::Send(std::vector<Item> items) {
       "POST", "/" + options_.data_stream + "/_bulk", body, "application/x-ndjson", headers_);
   int status = r.ok() ? r->status : 0;
   metrics_->requests->Add({{"code", std::to_string(status)}}).Increment();
+  if (!r.ok()) {
+    if (r.status().message() != metrics_->transport_error) {
+      log::Warn("es sink: cannot reach Elasticsearch; retrying", {{"error", r.status().message()}});
+    }
+    metrics_->transport_error = r.status().message();
+  } else {
+    metrics_->transport_error.clear();
+  }
   if (status == 0 || status == 429 || status >= 500) return items;  // nothing known indexed
   if (status == 413) {
     if (items.size() == 1) {

@@ -19,6 +19,7 @@
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
 #include "temp_dir.h"
+#include "tls_certs.h"
 
 namespace hive::collector {
 namespace {
@@ -54,10 +55,12 @@ std::string BulkBody(const std::vector<std::string>& items) {
 
 class FakeElasticsearch {
  public:
-  FakeElasticsearch() {
+  // With `tls.cert_file` set it serves https.
+  explicit FakeElasticsearch(TlsOptions tls = {}) : https_(!tls.cert_file.empty()) {
     HttpServerOptions o;
     o.port = 0;
     o.worker_threads = 4;
+    o.tls = std::move(tls);
     server_ = std::make_unique<HttpServer>(o);
     server_->Route("POST", "/{stream}/_bulk", {Access::kRead, 0},
                    [this](const HttpRequest& req, HttpResponse& res) {
@@ -77,7 +80,9 @@ class FakeElasticsearch {
   }
   ~FakeElasticsearch() { server_->Stop(); }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string url() const {
+    return (https_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(server_->port());
+  }
   void Script(std::vector<Reply> replies) {
     std::lock_guard lock(mu_);
     replies_.assign(replies.begin(), replies.end());
@@ -104,6 +109,7 @@ class FakeElasticsearch {
   }
 
  private:
+  bool https_;
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
   std::deque<Reply> replies_;
@@ -282,6 +288,53 @@ TEST_F(EsSinkTest, CollectorShipsStoredLogsWhenConfigured) {
   for (const std::string& body : es_.requests()) docs += FakeElasticsearch::Lines(body).size();
   EXPECT_EQ(docs, 2u);
   EXPECT_EQ(FakeElasticsearch::Lines(es_.requests()[0])[0]["trace.id"], "ab");
+}
+
+// https: the sink verifies Elasticsearch against its CA file; with a CA
+// that did not sign the server's certificate nothing is sent, the error is
+// named in the dead letters, and a CA file for an http URL is refused.
+TEST(EsSinkTlsTest, VerifiesElasticsearchWithItsCaFile) {
+  hive::testing::TempDir dir;
+  auto certs = hive::testing::MakeTlsCerts(dir.path());
+  ASSERT_TRUE(certs.has_value());
+  FakeElasticsearch es({.cert_file = certs->server_cert, .key_file = certs->server_key});
+  ASSERT_TRUE(es.url().starts_with("https://"));
+
+  EsSinkOptions o;
+  o.url = es.url();
+  o.ca_file = certs->ca;
+  o.backoff = std::chrono::milliseconds(1);
+  auto sink = EsSink::Start(o);
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  ASSERT_TRUE((*sink)->Enqueue(Events(3)).ok());
+  ASSERT_TRUE((*sink)->WaitIdle(std::chrono::seconds(10)));
+  EXPECT_EQ((*sink)->counts().sent, 3u);
+  ASSERT_EQ(es.requests().size(), 1u);
+  (*sink)->Stop();
+
+  o.ca_file = certs->other_ca;
+  o.max_attempts = 2;
+  o.dead_letter_path = dir / "dead.ndjson";
+  auto refused = EsSink::Start(o);
+  ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+  ASSERT_TRUE((*refused)->Enqueue(Events(1)).ok());
+  ASSERT_TRUE((*refused)->WaitIdle(std::chrono::seconds(10)));
+  EXPECT_EQ((*refused)->counts().sent, 0u);
+  EXPECT_EQ((*refused)->counts().dead_lettered, 1u);
+  EXPECT_EQ(es.requests().size(), 1u) << "nothing reached the server";
+  const std::string dead = ReadAll(dir / "dead.ndjson");
+  json letter = json::parse(dead.substr(0, dead.find('\n')));
+  EXPECT_NE(
+      letter["reason"].get<std::string>().find(
+          "the server's certificate could not be verified with the CA file " + certs->other_ca),
+      std::string::npos)
+      << letter["reason"];
+
+  auto plain = EsSink::Start({.url = "http://127.0.0.1:9200", .ca_file = certs->ca});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_TRUE(plain.status().IsInvalidArgument());
+  EXPECT_NE(plain.status().message().find("needs https://"), std::string::npos)
+      << plain.status().message();
 }
 
 TEST(EsSinkRealTest, IndexesIntoARealElasticsearch) {

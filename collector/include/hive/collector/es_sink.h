@@ -10,7 +10,12 @@
 // other failed item is dead-lettered (appended to dead_letter_path as
 // NDJSON) and never resent; a whole-request 429/5xx or a transport error
 // retries the batch; 413 splits it in halves. Metrics: queue depth, sent,
-// retried, dead-lettered, requests by status.
+// retried, dead-lettered, requests by status. A transport error (refused,
+// timed out, a TLS certificate that cannot be verified) is logged when it
+// first happens and named in the dead letters of the items it gives up on.
+//
+// https: Elasticsearch's certificate is always verified, against ca_file or
+// the system's trust store.
 //
 // Thread-safe: Enqueue from any thread; the sender thread is owned and joined
 // by Stop() (or the destructor).
@@ -36,7 +41,10 @@ class Registry;
 namespace hive::collector {
 
 struct EsSinkOptions {
-  std::string url;  // http://host:9200
+  std::string url;  // http://host:9200 or https://host:9200
+  // https only: a PEM CA bundle that verifies Elasticsearch; empty: the
+  // system's trust store.
+  std::string ca_file;
   std::string data_stream = "logs-hive-default";
   std::string username;  // basic auth when set
   std::string password;
