@@ -1,5 +1,6 @@
 // Starting hive's own binaries for integration tests: hived on port 0 with
-// its address read back from its "listening" log line.
+// its address (and scheme: https with --tls-cert) read back from its
+// "listening" log line.
 #pragma once
 
 #include <memory>

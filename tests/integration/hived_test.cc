@@ -19,7 +19,9 @@ HivedProcess::HivedProcess(const std::string& dir, std::vector<std::string> extr
   auto line = process_->WaitForLine("\"msg\":\"listening\"", true, std::chrono::seconds(15));
   if (!line) return;
   auto j = nlohmann::json::parse(*line, nullptr, false);
-  if (j.is_object() && j.contains("addr")) url_ = "http://" + j["addr"].get<std::string>();
+  if (j.is_object() && j.contains("addr")) {
+    url_ = j.value("scheme", "http") + "://" + j["addr"].get<std::string>();
+  }
 }
 
 namespace {
