@@ -4,11 +4,17 @@
 // ingested into SQLite with one row per event and a B-tree index on trace_id,
 // one transaction per batch at synchronous=FULL (the same durability).
 //
+// Then the same run against a hived serving HTTPS (--tls-cert/--tls-key, a
+// self-signed certificate made with the openssl CLI, which the clients
+// verify), for what TLS costs. The clients are cpp-httplib keep-alive
+// clients (as hive::HttpClient configures them), plain or TLS.
+//
 // Prints events/s, MB/s of NDJSON, hived's CPU (cores) and peak RSS, and the
 // ratio to the anchor. HIVE_BENCH_QUICK=1: a few seconds in all.
 //
 // Usage: ingest_bench <path to hived>
 #include <fcntl.h>
+#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,14 +28,15 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "hive/collector/ndjson.h"
-#include "hive/core/http_client.h"
 #include "hive/core/sqlite.h"
 
 extern char** environ;
@@ -84,47 +91,27 @@ std::vector<std::string> MakeBodies(int count, int events_per_batch, size_t* byt
   return bodies;
 }
 
-struct ProcStat {
-  double cpu_seconds = 0;
-  double rss_mb = 0;
-  double peak_rss_mb = 0;
-};
+using hive::bench::ProcStat;
+using hive::bench::ReadProc;
 
-ProcStat ReadProc(pid_t pid) {
-  ProcStat s;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // Fields after the parenthesised command name; utime and stime are 14 and 15.
-  std::istringstream rest(content.substr(content.rfind(')') + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) {
-      stime = std::stod(field);
-      break;
-    }
-  }
-  s.cpu_seconds = (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) s.rss_mb = std::stod(line.substr(6)) / 1024;
-    if (line.rfind("VmHWM:", 0) == 0) s.peak_rss_mb = std::stod(line.substr(6)) / 1024;
-  }
-  return s;
-}
-
-// Starts hived and reads its port from the "listening" log line.
-pid_t StartHived(const std::string& hived, const std::string& dir, int* port) {
-  const std::string err_path = dir + "/hived.err";
+// Starts hived (with `tls`, serving HTTPS) and reads its port from the
+// "listening" log line.
+pid_t StartHived(const std::string& hived, const std::string& dir, const std::string& name,
+                 const hive::bench::TlsFiles* tls, int* port) {
+  const std::string err_path = dir + "/" + name + ".err";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
-  std::vector<std::string> args = {hived,        "--listen",     "127.0.0.1:0",
-                                   "--data-dir", dir + "/data",  "--roles",
-                                   "collector",  "--access-log", "none"};
+  std::vector<std::string> args = {hived,        "--listen",       "127.0.0.1:0",
+                                   "--data-dir", dir + "/" + name, "--roles",
+                                   "collector",  "--access-log",   "none"};
+  if (tls != nullptr) {
+    for (const std::string& a :
+         {std::string("--tls-cert"), tls->cert, std::string("--tls-key"), tls->key}) {
+      args.push_back(a);
+    }
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -155,21 +142,30 @@ struct IngestResult {
   uint64_t failures = 0;
 };
 
-IngestResult RunHttp(int port, const std::vector<std::string>& bodies, const Config& cfg) {
+// `base` is http://127.0.0.1:<port> or https://…; `ca_file` verifies the
+// latter.
+IngestResult RunHttp(const std::string& base, const std::string& ca_file,
+                     const std::vector<std::string>& bodies, const Config& cfg) {
   std::atomic<uint64_t> events{0}, bytes{0}, failures{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   const auto start = Clock::now();
   for (int t = 0; t < cfg.threads; ++t) {
     threads.emplace_back([&, t] {
-      hive::HttpClientOptions o;
-      o.base_url = "http://127.0.0.1:" + std::to_string(port);
-      auto client = hive::HttpClient::Create(o);
-      if (!client.ok()) return;
+      httplib::Client client(base);
+      client.set_connection_timeout(3, 0);
+      client.set_read_timeout(30, 0);
+      client.set_write_timeout(30, 0);
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      if (!ca_file.empty()) {
+        client.set_ca_cert_path(ca_file);
+        client.enable_server_certificate_verification(true);
+      }
       for (size_t i = t; !stop; i += cfg.threads) {
         const std::string& body = bodies[i % bodies.size()];
-        auto r = (*client)->Send("POST", "/api/v1/ingest/logs", body, "application/x-ndjson");
-        if (!r.ok() || r->status != 200) {
+        auto r = client.Post("/api/v1/ingest/logs", body, "application/x-ndjson");
+        if (!r || r->status != 200) {
           ++failures;
           continue;
         }
@@ -242,6 +238,41 @@ IngestResult RunSqliteAnchor(const std::string& dir, const std::vector<std::stri
   return {events, bytes, std::chrono::duration<double>(Clock::now() - start).count(), 0};
 }
 
+// One hived run: the ingest result and hived's CPU (cores) and peak RSS.
+struct HivedRun {
+  IngestResult ingest;
+  double cores = 0;
+  double peak_rss_mb = 0;
+};
+
+HivedRun RunAgainstHived(const std::string& hived, const std::string& dir, const std::string& name,
+                         const hive::bench::TlsFiles* tls, const std::vector<std::string>& bodies,
+                         const Config& cfg) {
+  int port = 0;
+  pid_t pid = StartHived(hived, dir, name, tls, &port);
+  if (pid < 0) {
+    std::cerr << "ingest_bench: hived did not start (see " << dir << "/" << name << ".err)\n";
+    std::exit(1);
+  }
+  const std::string base =
+      std::string(tls != nullptr ? "https" : "http") + "://127.0.0.1:" + std::to_string(port);
+  HivedRun run;
+  const ProcStat before = ReadProc(pid);
+  run.ingest = RunHttp(base, tls != nullptr ? tls->cert : "", bodies, cfg);
+  const ProcStat after = ReadProc(pid);
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  run.cores = (after.cpu_seconds - before.cpu_seconds) / run.ingest.seconds;
+  run.peak_rss_mb = after.peak_rss_mb;
+  return run;
+}
+
+void PrintHivedRow(const char* path, const HivedRun& r) {
+  std::printf("%-44s %12.0f %9.1f %10.2f %10.1f\n", path,
+              static_cast<double>(r.ingest.events) / r.ingest.seconds,
+              static_cast<double>(r.ingest.bytes) / r.ingest.seconds / 1e6, r.cores, r.peak_rss_mb);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,34 +293,37 @@ int main(int argc, char** argv) {
   size_t body_bytes = 0;
   const auto bodies = MakeBodies(cfg.quick ? 16 : 64, cfg.events_per_batch, &body_bytes);
 
-  int port = 0;
-  pid_t pid = StartHived(argv[1], dir, &port);
-  if (pid < 0) {
-    std::cerr << "ingest_bench: hived did not start (see " << dir << "/hived.err)\n";
-    return 1;
+  const HivedRun plain = RunAgainstHived(argv[1], dir, "hived", nullptr, bodies, cfg);
+  std::optional<HivedRun> tls;
+  if (hive::bench::HivedHasFlag(argv[1], "--tls-cert")) {
+    const hive::bench::TlsFiles files = hive::bench::MakeSelfSignedCert(dir);
+    tls = RunAgainstHived(argv[1], dir, "hived-tls", &files, bodies, cfg);
   }
-  const ProcStat before = ReadProc(pid);
-  const IngestResult hive = RunHttp(port, bodies, cfg);
-  const ProcStat after = ReadProc(pid);
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-
   const IngestResult anchor = RunSqliteAnchor(dir, bodies, cfg);
   std::filesystem::remove_all(dir);
 
-  const double hive_eps = static_cast<double>(hive.events) / hive.seconds;
+  const double hive_eps = static_cast<double>(plain.ingest.events) / plain.ingest.seconds;
   const double anchor_eps = static_cast<double>(anchor.events) / anchor.seconds;
   std::printf(
       "bench/ingest (%s): %d client threads, %d events (%zu bytes) per batch, durable acks\n",
       cfg.quick ? "quick" : "full", cfg.threads, cfg.events_per_batch, body_bytes);
   std::printf("%-44s %12s %9s %10s %10s\n", "path", "events/s", "MB/s", "CPU cores", "RSS MB");
-  std::printf("%-44s %12.0f %9.1f %10.2f %10.1f\n", "hived HTTP -> WAL + blocks (this store)",
-              hive_eps, static_cast<double>(hive.bytes) / hive.seconds / 1e6,
-              (after.cpu_seconds - before.cpu_seconds) / hive.seconds, after.peak_rss_mb);
+  PrintHivedRow("hived HTTP -> WAL + blocks (this store)", plain);
+  if (tls) PrintHivedRow("hived HTTPS (TLS) -> WAL + blocks", *tls);
   std::printf("%-44s %12.0f %9.1f %10s %10s\n", "anchor: SQLite row/event + trace_id B-tree",
               anchor_eps, static_cast<double>(anchor.bytes) / anchor.seconds / 1e6, "-", "-");
+  uint64_t failures = plain.ingest.failures;
   std::printf("ratio hive / anchor: %.1fx   target: >= 200000 events/s   failed requests: %llu\n",
               anchor_eps > 0 ? hive_eps / anchor_eps : 0.0,
-              static_cast<unsigned long long>(hive.failures));
-  return hive.failures == 0 && hive.events > 0 ? 0 : 1;
+              static_cast<unsigned long long>(plain.ingest.failures));
+  if (tls) {
+    const double tls_eps = static_cast<double>(tls->ingest.events) / tls->ingest.seconds;
+    std::printf(
+        "ratio HTTPS / HTTP: %.2fx events/s, %.2fx hived CPU per event   failed: %llu\n",
+        hive_eps > 0 ? tls_eps / hive_eps : 0.0,
+        plain.cores > 0 && tls_eps > 0 ? (tls->cores / tls_eps) / (plain.cores / hive_eps) : 0.0,
+        static_cast<unsigned long long>(tls->ingest.failures));
+    failures += tls->ingest.failures;
+  }
+  return failures == 0 && plain.ingest.events > 0 ? 0 : 1;
 }
