@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "hive/core/http.h"
@@ -555,6 +556,12 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Route(std::string_view method, std::string_view pattern, RouteOptions options,
                        HttpHandler handler) {
+  for (const auto& r : impl_->routes) {
+    if (r->method == method && r->pattern == pattern) {
+      throw std::logic_error("HttpServer: route " + std::string(method) + " " +
+                             std::string(pattern) + " is registered twice");
+    }
+  }
   auto route = std::make_unique<RouteEntry>();
   route->method = std::string(method);
   route->pattern = std::string(pattern);

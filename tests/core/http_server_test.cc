@@ -314,6 +314,15 @@ TEST(HttpServerLifecycleTest, AcceptsABurstOfConnectionsBeforeServing) {
   server.Stop();
 }
 
+TEST(HttpServerLifecycleTest, ARouteRegisteredTwiceIsAProgrammingError) {
+  HttpServer server(HttpServerOptions{});
+  auto handler = [](const HttpRequest&, HttpResponse& res) { res.SetJson("{}"); };
+  server.Route("GET", "/a/{x}", {}, handler);
+  server.Route("PUT", "/a/{x}", {}, handler);  // another method is another route
+  EXPECT_THROW(server.Route("GET", "/a/{x}", {}, handler), std::logic_error);
+  EXPECT_THROW(server.Route("GET", "/metrics", {}, handler), std::logic_error);  // built in
+}
+
 TEST(HostPortTest, Parses) {
   std::string host;
   int port;

@@ -214,7 +214,9 @@ class HttpServer {
   // Registers a handler. `pattern` is a path whose segments may be {name}
   // (one non-empty segment) or, last, {name*} (the rest of the path, may be
   // empty). When several patterns match, the one with most literal segments
-  // wins. REQUIRES: before Listen().
+  // wins. A second route with the same method and pattern (the built-in ones
+  // included) is a programming error: std::logic_error, at registration.
+  // REQUIRES: before Listen().
   void Route(std::string_view method, std::string_view pattern, RouteOptions options,
              HttpHandler handler);
 
