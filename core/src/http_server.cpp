@@ -247,7 +247,6 @@ bool HttpServer::Impl::Admit(Exchange& x, HttpResponse& refusal) {
       }
     }
   }
-  x.waits_key = "client " + req.remote_addr;
   if (!options.auth) {
     if (Status s = CheckBrowserOrigin(req); !s.ok()) {
       transport_metrics.rejected->Add({{"reason", "browser_origin"}}).Increment();
@@ -271,7 +270,6 @@ bool HttpServer::Impl::Admit(Exchange& x, HttpResponse& refusal) {
     refusal.SetError(s);
     return false;
   }
-  if (req.principal.authenticated) x.waits_key = "token " + req.principal.name;
   if (auto enc = req.HeaderValue("Content-Encoding"); enc && !SupportedEncoding(*enc)) {
     refusal.SetError(Status::InvalidArgument(
         "unsupported Content-Encoding '" + std::string(Trim(*enc).substr(0, 64)) + "' (use gzip)"));

@@ -15,7 +15,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -62,7 +61,7 @@ bool IsDisconnect(const error_code& ec) {
          ec == asio::error::bad_descriptor || ec == asio::ssl::error::stream_truncated;
 }
 
-// The collected writes of one pump; handed to the connection's strand after
+// The collected writes of one pump; handed to the connection's loop after
 // the pump returns.
 class BufferSink final : public StreamSink {
  public:
@@ -92,6 +91,14 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual void PostAbort() = 0;
 };
 
+// One event loop per I/O thread, each told it runs on one thread.
+std::vector<std::unique_ptr<asio::io_context>> MakeLoops(int threads) {
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  for (int i = 0; i < std::max(1, threads); ++i)
+    loops.push_back(std::make_unique<asio::io_context>(1));
+  return loops;
+}
+
 class TransportImpl final : public Transport {
  public:
   TransportImpl(const HttpServerOptions& options, RequestPolicy* policy,
@@ -99,9 +106,9 @@ class TransportImpl final : public Transport {
       : options_(options),
         policy_(*policy),
         metrics_(metrics),
-        io_(std::max(1, options.io_threads)),
-        acceptor_(asio::make_strand(io_)),
-        retry_timer_(acceptor_.get_executor()) {}
+        loops_(MakeLoops(options.io_threads)),
+        acceptor_(*loops_.front()),
+        retry_timer_(*loops_.front()) {}
 
   ~TransportImpl() override { Stop(); }
 
@@ -170,27 +177,32 @@ class TransportImpl final : public Transport {
   bool stopping_ = false;                                                  // guarded by mu_
 
   std::optional<asio::ssl::context> tls_;
-  // Declared after what sessions touch when they are destroyed: the I/O
-  // context and the pool are torn down first, with any session they hold.
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_timer_;
+  // Declared after what sessions touch when they are destroyed: the event
+  // loops and the pool are torn down first, with any session they hold.
+  // One io_context per I/O thread (Envoy's model): a connection lives on one
+  // loop, so its handlers never run concurrently and need no strand, and
+  // what a loop posts to itself takes no lock.
+  std::vector<std::unique_ptr<asio::io_context>> loops_;
+  tcp::acceptor acceptor_;          // on loops_[0]
+  asio::steady_timer retry_timer_;  // on loops_[0]
+  size_t next_loop_ = 0;            // the loop of the next connection; on loops_[0]
   std::unique_ptr<asio::thread_pool> pool_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::once_flag stopped_;
 };
 
-// One connection. Every member is touched only on the connection's strand,
+// One connection, on one event loop. Every member is touched only on that
+// loop's thread,
 // except `x_` and `deferred_`, which a worker reads while a handler, poll or
-// pump it was given runs (the strand leaves them alone meanwhile), and
+// pump it was given runs (the loop leaves them alone meanwhile), and
 // `closed_`.
 template <class Stream>
 class Session final : public SessionBase {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  // `socket`'s executor must be a strand of its own.
+  // `socket` belongs to the session's event loop.
   Session(TransportImpl& transport, tcp::socket socket, std::string client)
       : transport_(transport),
         limits_(transport.limits()),
@@ -209,7 +221,7 @@ class Session final : public SessionBase {
     asio::dispatch(Executor(), [self = Self()] {
       error_code ec;
       self->Raw().set_option(tcp::no_delay(true), ec);
-      self->ArmTimer(self->limits_.head_timeout);
+      self->SetDeadline(self->limits_.head_timeout);
       if constexpr (kTls) {
         self->phase_ = Phase::kHandshake;
         self->stream_.async_handshake(asio::ssl::stream_base::server,
@@ -249,7 +261,7 @@ class Session final : public SessionBase {
     }
   }
 
-  // The socket's executor is the strand every handler runs on.
+  // The executor of the session's event loop: every handler runs there.
   auto Executor() { return Raw().get_executor(); }
   std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
   // The TCP socket (under TLS, the layer below it).
@@ -261,16 +273,29 @@ class Session final : public SessionBase {
     }
   }
 
-  void ArmTimer(Duration d) {
-    const uint64_t gen = ++timer_gen_;
-    timer_.expires_after(d);
-    timer_.async_wait([self = Self(), gen](const error_code& ec) {
-      if (!ec && gen == self->timer_gen_) self->OnTimeout();
-    });
+  // One deadline at a time, on one timer. Moving the deadline later only
+  // records it (the timer, when it fires early, waits again for the rest);
+  // only an earlier deadline re-arms the timer at once. Most phases move it
+  // later, so a request costs few timer operations.
+  void SetDeadline(Duration d) {
+    deadline_ = std::chrono::steady_clock::now() + d;
+    if (!timer_armed_ || armed_for_ > deadline_) ArmTimer(deadline_);
   }
-  void CancelTimer() {
-    ++timer_gen_;
-    timer_.cancel();
+  void ClearDeadline() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+  void ArmTimer(std::chrono::steady_clock::time_point at) {
+    const uint64_t gen = ++timer_gen_;
+    timer_armed_ = true;
+    armed_for_ = at;
+    timer_.expires_at(at);
+    timer_.async_wait([self = Self(), gen](const error_code& ec) {
+      if (ec || gen != self->timer_gen_) return;
+      self->timer_armed_ = false;
+      if (self->deadline_ == std::chrono::steady_clock::time_point::max()) return;
+      if (std::chrono::steady_clock::now() < self->deadline_)
+        return self->ArmTimer(self->deadline_);
+      self->ClearDeadline();
+      self->OnTimeout();
+    });
   }
 
   void OnHandshake(const error_code& ec) {
@@ -356,7 +381,7 @@ class Session final : public SessionBase {
     timed_out_ = false;
     recorded_ = false;
     x_.started = std::chrono::steady_clock::now();
-    if (!first) ArmTimer(limits_.head_timeout);
+    if (!first) SetDeadline(limits_.head_timeout);
     parser_.emplace(limits_);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](const error_code& ec, size_t) { self->OnHead(ec); });
@@ -427,7 +452,7 @@ class Session final : public SessionBase {
       return RefuseBodyTooLarge();
     }
     phase_ = Phase::kBody;
-    ArmTimer(limits_.body_timeout);
+    SetDeadline(limits_.body_timeout);
     auto read = [self = Self()] {
       http::async_read(self->stream_, self->buffer_, *self->parser_,
                        [self](const error_code& ec, size_t) { self->OnBody(ec); });
@@ -483,7 +508,7 @@ class Session final : public SessionBase {
 
   void Dispatch() {
     phase_ = Phase::kHandling;
-    CancelTimer();
+    ClearDeadline();
     parser_.reset();
     if (transport_.policy().Nonblocking(x_)) {
       HttpResponse res;
@@ -501,6 +526,8 @@ class Session final : public SessionBase {
   void OnHandled(HttpResponse res) {
     if (phase_ != Phase::kHandling) return;
     if (!res.deferred) return WriteAnswer(std::move(res), false);
+    const Principal& who = x_.request.principal;
+    x_.waits_key = who.authenticated ? "token " + who.name : "client " + client_;
     if (!transport_.AcquireWait(x_.waits_key)) {
       transport_.Reject(Rejection::kTooManyWaits);
       HttpResponse busy;
@@ -516,7 +543,7 @@ class Session final : public SessionBase {
     StartStream(std::move(res));
   }
 
-  // The wake-up a Notifier runs: it only posts to the strand, and holds no
+  // The wake-up a Notifier runs: it only posts to the loop, and holds no
   // strong reference, so a session is never destroyed inside Notify().
   Notifier::Listener WakeListener() {
     auto posted = wake_posted_;
@@ -534,20 +561,29 @@ class Session final : public SessionBase {
     if (phase_ == Phase::kStreaming) RequestPump();
   }
 
-  // Notices a client that goes away while its request waits or streams.
-  void WatchPeer() {
-    const uint64_t gen = ++peer_gen_;
-    Raw().async_wait(tcp::socket::wait_read, [self = Self(), gen](const error_code& ec) {
-      if (ec || gen != self->peer_gen_) return;
-      if (self->phase_ != Phase::kWaiting && self->phase_ != Phase::kStreaming) return;
-      char c;
-      const ssize_t n = ::recv(self->Raw().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        return self->Close();
-      }
-      if (n < 0) self->WatchPeer();
-      // n > 0: the next request arrived early; it waits in the socket.
+  // One readiness wait at a time on the socket, kept across phases. While a
+  // request waits or streams, readable means the client left (or sent its
+  // next request early); while a plain connection idles, that its next
+  // request began.
+  void AwaitReadable() {
+    if (read_wait_pending_) return;
+    read_wait_pending_ = true;
+    Raw().async_wait(tcp::socket::wait_read, [self = Self()](const error_code& ec) {
+      self->read_wait_pending_ = false;
+      if (!ec) self->OnReadable();
     });
+  }
+
+  void OnReadable() {
+    if (phase_ == Phase::kIdle && !kTls) return ReadHead(/*first=*/false);
+    if (phase_ != Phase::kWaiting && phase_ != Phase::kStreaming) return;
+    char c;
+    const ssize_t n = ::recv(Raw().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return Close();
+    }
+    if (n < 0) AwaitReadable();
+    // n > 0: the next request arrived early; it waits in the socket.
   }
 
   // ---- HttpResponse::Wait
@@ -556,8 +592,8 @@ class Session final : public SessionBase {
     phase_ = Phase::kWaiting;
     transport_.metrics().waiting->Increment();
     if (deferred_->wake_on) subscription_ = deferred_->wake_on(WakeListener());
-    ArmTimer(deferred_->timeout);
-    WatchPeer();
+    SetDeadline(deferred_->timeout);
+    AwaitReadable();
     RequestPoll();
   }
 
@@ -569,6 +605,11 @@ class Session final : public SessionBase {
     }
     polling_ = true;
     poll_again_ = false;
+    if (transport_.policy().Nonblocking(x_)) {
+      HttpResponse res;
+      const bool ready = transport_.policy().Poll(x_, deferred_->poll, res, last_);
+      return OnPolled(ready, std::move(res));
+    }
     asio::post(transport_.pool(), [self = Self(), last = last_] {
       HttpResponse res;
       const bool ready = self->transport_.policy().Poll(self->x_, self->deferred_->poll, res, last);
@@ -586,8 +627,6 @@ class Session final : public SessionBase {
       return;
     }
     EndWait();
-    error_code ignored;
-    Raw().cancel(ignored);  // the peer watch; nothing else is pending
     WriteAnswer(std::move(res), false);
   }
 
@@ -613,7 +652,7 @@ class Session final : public SessionBase {
     out_ = SerializeHead(res, 0, chunked_, /*close=*/true);
     if (deferred_->wake_on) subscription_ = deferred_->wake_on(WakeListener());
     ArmTick();
-    WatchPeer();
+    AwaitReadable();
     Flush();
     RequestPump();
   }
@@ -635,6 +674,11 @@ class Session final : public SessionBase {
     }
     pumping_ = true;
     pump_again_ = false;
+    if (transport_.policy().Nonblocking(x_)) {
+      BufferSink sink(closed_);
+      const bool more = transport_.policy().Pump(x_, deferred_->pump, sink);
+      return OnPumped(more, sink.Take());
+    }
     asio::post(transport_.pool(), [self = Self()] {
       BufferSink sink(self->closed_);
       const bool more = self->transport_.policy().Pump(self->x_, self->deferred_->pump, sink);
@@ -667,14 +711,14 @@ class Session final : public SessionBase {
     writing_ = true;
     sending_ = std::move(out_);
     out_.clear();
-    ArmTimer(limits_.write_timeout);
+    SetDeadline(limits_.write_timeout);
     asio::async_write(stream_, asio::buffer(sending_),
                       [self = Self()](const error_code& ec, size_t) { self->OnFlushed(ec); });
   }
 
   void OnFlushed(const error_code& ec) {
     writing_ = false;
-    CancelTimer();
+    ClearDeadline();
     if (phase_ != Phase::kStreaming) return;
     if (ec) return Close();
     if (!out_.empty()) return Flush();
@@ -693,7 +737,7 @@ class Session final : public SessionBase {
     closed_.store(true, std::memory_order_release);
     phase_ = Phase::kWriting;
     sending_ = chunked_ ? "0\r\n\r\n" : "";
-    ArmTimer(limits_.write_timeout);
+    SetDeadline(limits_.write_timeout);
     asio::async_write(stream_, asio::buffer(sending_),
                       [self = Self()](const error_code& ec, size_t) {
                         if (self->phase_ != Phase::kWriting) return;
@@ -710,11 +754,19 @@ class Session final : public SessionBase {
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kWriting;
     const bool close = unread_body || !keep_alive_ || stopping_ || AnswerSaysClose(res);
-    head_ = SerializeHead(res, res.body.size(), /*chunked=*/false, close);
-    body_ = x_.head_only ? std::string() : std::move(res.body);
+    const std::string& bytes = BodyToSend(res);
+    head_ = SerializeHead(res, bytes.size(), /*chunked=*/false, close);
+    if (x_.head_only) {
+      body_.clear();
+    } else if (res.shared_body) {
+      shared_body_ = std::move(res.shared_body);  // keeps `bytes` alive while it is written
+    } else {
+      body_ = std::move(res.body);
+    }
+    const std::string& sent = shared_body_ ? bytes : body_;
     Record(res.status);
-    ArmTimer(limits_.write_timeout);
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+    SetDeadline(limits_.write_timeout);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(sent)};
     asio::async_write(stream_, buffers,
                       [self = Self(), close, unread_body](const error_code& ec, size_t) {
                         self->OnWritten(ec, close, unread_body);
@@ -726,6 +778,7 @@ class Session final : public SessionBase {
     if (ec) return Close();
     head_.clear();
     body_ = std::string();
+    shared_body_.reset();
     if (unread_body) return Linger();
     if (close) return CloseGracefully();
     ReadNext();
@@ -738,25 +791,19 @@ class Session final : public SessionBase {
     if (buffer_.size() > 0) return ReadHead(/*first=*/false);
     buffer_.shrink_to_fit();  // an idle connection keeps no buffer
     phase_ = Phase::kIdle;
-    ArmTimer(limits_.idle_timeout);
-    const uint64_t gen = ++peer_gen_;
-    auto next_request = [self = Self(), gen] {
-      return gen == self->peer_gen_ && self->phase_ == Phase::kIdle;
-    };
+    SetDeadline(limits_.idle_timeout);
     if constexpr (kTls) {
       // Decrypted bytes may already wait inside the TLS layer, where a
       // readiness wait on the socket would not see them: read instead.
       stream_.async_read_some(buffer_.prepare(kTlsIdleReadBytes),
-                              [self = Self(), next_request](const error_code& ec, size_t n) {
-                                if (!next_request()) return;
+                              [self = Self()](const error_code& ec, size_t n) {
+                                if (self->phase_ != Phase::kIdle) return;
                                 if (ec) return self->Close();
                                 self->buffer_.commit(n);
                                 self->ReadHead(/*first=*/false);
                               });
     } else {
-      Raw().async_wait(tcp::socket::wait_read, [self = Self(), next_request](const error_code& ec) {
-        if (!ec && next_request()) self->ReadHead(/*first=*/false);
-      });
+      AwaitReadable();  // perhaps still pending from the wait this answered
     }
   }
 
@@ -766,7 +813,7 @@ class Session final : public SessionBase {
     phase_ = Phase::kLinger;
     error_code ignored;
     Raw().shutdown(tcp::socket::shutdown_send, ignored);
-    ArmTimer(kLingerTime);
+    SetDeadline(kLingerTime);
     LingerRead();
   }
 
@@ -805,7 +852,8 @@ class Session final : public SessionBase {
     }
     phase_ = Phase::kClosed;
     closed_.store(true, std::memory_order_release);
-    CancelTimer();
+    ClearDeadline();
+    timer_.cancel();  // its pending wait holds the session
     tick_.cancel();
     error_code ignored;
     Raw().close(ignored);
@@ -820,7 +868,10 @@ class Session final : public SessionBase {
 
   Phase phase_ = Phase::kHead;
   uint64_t timer_gen_ = 0;
-  uint64_t peer_gen_ = 0;
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point armed_for_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool read_wait_pending_ = false;
   bool timed_out_ = false;
   bool recorded_ = false;
   bool stopping_ = false;
@@ -831,6 +882,7 @@ class Session final : public SessionBase {
   Exchange x_;
   std::string head_;
   std::string body_;
+  std::shared_ptr<const SharedBody> shared_body_;
   std::string linger_buffer_;
 
   // Wait and Stream.
@@ -900,17 +952,15 @@ Status TransportImpl::Bind() {
 void TransportImpl::Start() {
   pool_ = std::make_unique<asio::thread_pool>(
       static_cast<size_t>(std::max(1, options_.worker_threads)));
-  work_.emplace(io_.get_executor());
+  for (auto& loop : loops_) work_.emplace_back(loop->get_executor());
   Accept();
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads_.emplace_back([this] { io_.run(); });
-  }
+  for (auto& loop : loops_) threads_.emplace_back([loop = loop.get()] { loop->run(); });
 }
 
 void TransportImpl::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](const error_code& ec, tcp::socket socket) {
-    OnAccept(ec, std::move(socket));
-  });
+  asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+  acceptor_.async_accept(
+      loop, [this](const error_code& ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
 }
 
 void TransportImpl::OnAccept(const error_code& ec, tcp::socket socket) {
@@ -1021,8 +1071,8 @@ void TransportImpl::Stop() {
       for (auto& s : LiveSessions()) s->PostAbort();
       WaitDrained(std::chrono::seconds(1));
     }
-    work_.reset();
-    io_.stop();
+    work_.clear();
+    for (auto& loop : loops_) loop->stop();
     for (auto& t : threads_) t.join();
     pool_->join();
     error_code ignored;

@@ -5,8 +5,9 @@
 //
 // What a request means — routing, the browser and token checks, handlers,
 // metrics — is the RequestPolicy's (http_server.cpp). The transport calls it
-// on its I/O threads (Admit, Finish, Record, and Handle for nonblocking
-// routes) and on the worker pool (Handle, Poll, Pump).
+// on its I/O threads (Admit, Record, and Handle, Poll and Pump for
+// nonblocking routes) and on the worker pool (Handle, Poll and Pump for the
+// others).
 #pragma once
 
 #include <chrono>
@@ -33,7 +34,7 @@ struct Exchange {
   bool accepts_gzip = false;
   std::chrono::steady_clock::time_point started;
   const void* route = nullptr;  // the policy's, opaque here
-  std::string waits_key;        // whose waiting requests it counts against
+  std::string waits_key;        // whose waiting requests it counts against, once it waits
 };
 
 // Why a request or connection was refused before a handler ran; the label of

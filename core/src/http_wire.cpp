@@ -200,11 +200,27 @@ void CompressIfWorthIt(const Exchange& x, HttpResponse& res) {
     if (EqualsIgnoreCase(name, "Content-Encoding")) return;
   }
   res.SetHeader("Vary", "Accept-Encoding");
-  if (!x.accepts_gzip || x.head_only || res.body.size() < kMinCompressBytes) return;
-  std::string gz = Gzip(res.body);
-  if (gz.empty() || gz.size() >= res.body.size()) return;
-  res.body = std::move(gz);
+  const size_t size = res.shared_body ? res.shared_body->bytes().size() : res.body.size();
+  if (!x.accepts_gzip || x.head_only || size < kMinCompressBytes) return;
+  if (res.shared_body) {
+    const std::string& gz = res.shared_body->gzipped();
+    if (gz.empty() || gz.size() >= size) return;
+  } else {
+    std::string gz = Gzip(res.body);
+    if (gz.empty() || gz.size() >= size) return;
+    res.body = std::move(gz);
+  }
   res.SetHeader("Content-Encoding", "gzip");
+}
+
+const std::string& BodyToSend(const HttpResponse& res) {
+  if (!res.shared_body) return res.body;
+  for (const auto& [name, value] : res.headers) {
+    if (EqualsIgnoreCase(name, "Content-Encoding") && EqualsIgnoreCase(Trim(value), "gzip")) {
+      return res.shared_body->gzipped();
+    }
+  }
+  return res.shared_body->bytes();
 }
 
 // The status line and headers of an answer; `content_length` is ignored when
@@ -292,3 +308,12 @@ bool AcceptsGzip(const std::vector<Header>& headers) {
 }
 
 }  // namespace hive::http_internal
+
+namespace hive {
+
+const std::string& SharedBody::gzipped() const {
+  std::call_once(gzip_once_, [this] { gzipped_ = http_internal::Gzip(bytes_); });
+  return gzipped_;
+}
+
+}  // namespace hive

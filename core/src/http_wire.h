@@ -37,6 +37,10 @@ std::string Gzip(std::string_view in);
 // and line breaks in header values become spaces.
 std::string SerializeHead(const HttpResponse& res, size_t content_length, bool chunked, bool close);
 
+// The bytes an answer sends: its body, or its shared body (gzipped when
+// CompressIfWorthIt chose gzip for it).
+const std::string& BodyToSend(const HttpResponse& res);
+
 // Whether the handler asked to close the connection after the answer.
 bool AnswerSaysClose(const HttpResponse& res);
 

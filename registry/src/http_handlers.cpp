@@ -262,11 +262,12 @@ Status HandleList(Registry& registry, const HttpRequest&, HttpResponse& res) {
 }
 
 // The blocking queries one change wakes all answer the same state: the first
-// renders it and the others reuse the bytes, for up to a second (lease times
-// in it move with heartbeats, which do not change the index).
+// renders it and the others share the bytes (and their gzip), for up to a
+// second (lease times in it move with heartbeats, which do not change the
+// index).
 class WatchResponseCache {
  public:
-  std::shared_ptr<const std::string> Find(const std::string& key, uint64_t index) {
+  std::shared_ptr<const SharedBody> Find(const std::string& key, uint64_t index) {
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
     if (it == entries_.end() || it->second.index != index ||
@@ -276,7 +277,7 @@ class WatchResponseCache {
     return it->second.body;
   }
 
-  void Put(const std::string& key, uint64_t index, std::shared_ptr<const std::string> body) {
+  void Put(const std::string& key, uint64_t index, std::shared_ptr<const SharedBody> body) {
     std::lock_guard lock(mu_);
     if (entries_.size() >= kMaxEntries) entries_.clear();
     entries_[key] = {index, std::chrono::steady_clock::now(), std::move(body)};
@@ -288,50 +289,63 @@ class WatchResponseCache {
   struct Entry {
     uint64_t index;
     std::chrono::steady_clock::time_point rendered;
-    std::shared_ptr<const std::string> body;
+    std::shared_ptr<const SharedBody> body;
   };
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
 };
+
+// Answers with `service`'s instances that pass `filter`, rendered once per
+// index and shared (see WatchResponseCache).
+void AnswerService(Registry& registry, WatchResponseCache& cache, const std::string& service,
+                   const InstanceFilter& filter, const std::string& key, HttpResponse& res) {
+  // The index goes with the bytes it describes.
+  uint64_t index = registry.ServiceIndex(service);
+  std::shared_ptr<const SharedBody> body = cache.Find(key, index);
+  if (body == nullptr) {
+    auto result = registry.GetService(service, filter);
+    if (!result.ok()) {
+      res.SetError(result.status());
+      return;
+    }
+    index = result->index;
+    body = std::make_shared<const SharedBody>(
+        ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
+    cache.Put(key, index, body);
+  }
+  res.SetSharedJson(std::move(body));
+  res.SetHeader("X-Hive-Index", std::to_string(index));
+}
 
 Status HandleGet(Registry& registry, const std::shared_ptr<WatchResponseCache>& cache,
                  const HttpRequest& req, HttpResponse& res) {
   InstanceFilter filter;
   HIVE_RETURN_IF_ERROR(ParseFilter(req, &filter));
   std::string service(req.PathParam("service"));
+  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
   auto index_text = req.Query("index");
   uint64_t index = 0;
   std::chrono::milliseconds wait{};
   HIVE_RETURN_IF_ERROR(ParseWaitParam(req, &wait));
   if (index_text) HIVE_RETURN_IF_ERROR(ParseIndexParam(*index_text, &index));
   if (!index_text) {
+    // Rendered for this read: a lapsed lease leaves healthy results at once,
+    // before the reaper's pass moves the index a shared answer is keyed by.
     auto result = registry.GetService(service, filter);
     if (!result.ok()) return result.status();
     Reply(res, ServiceJson(*result), result->index);
     return Status::Ok();
   }
-  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
+  std::string key = service + '\0' + (filter.healthy_only ? "1" : "0") + '\0' + filter.tag + '\0' +
+                    filter.version;
   auto wake_on = [&registry, service](Notifier::Listener wake) {
     Result<Subscription> sub = registry.SubscribeService(service, std::move(wake));
     return sub.ok() ? std::move(*sub) : Subscription();
   };
-  auto answer = [&registry, cache, service, filter, index](HttpResponse& r, bool last) {
+  auto answer = [&registry, cache, service, filter, index, key = std::move(key)](HttpResponse& r,
+                                                                                 bool last) {
     if (!last && !registry.ServiceChangedSince(service, index)) return false;
-    auto result = registry.GetService(service, filter);
-    if (!result.ok()) {
-      r.SetError(result.status());
-      return true;
-    }
-    std::string key = service + '\0' + (filter.healthy_only ? "1" : "0") + '\0' + filter.tag +
-                      '\0' + filter.version;
-    std::shared_ptr<const std::string> body = cache->Find(key, result->index);
-    if (body == nullptr) {
-      body = std::make_shared<const std::string>(
-          ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
-      cache->Put(std::move(key), result->index, body);
-    }
-    r.SetJson(*body);
-    r.SetHeader("X-Hive-Index", std::to_string(result->index));
+    AnswerService(registry, *cache, service, filter, key, r);
     return true;
   };
   res.Wait(std::move(wake_on), Jitter(wait), std::move(answer));
@@ -418,16 +432,20 @@ void MountRegistryRoutes(HttpServer& server, Registry& registry) {
   const RouteOptions agent_write{Access::kAgent, kMaxWriteBodyBytes};
   server.Route("PUT", "/api/v1/services/{service}/instances/{id}", agent_write,
                bind(HandleRegister));
-  server.Route("PUT", "/api/v1/services/{service}/instances/{id}/heartbeat", agent_write,
-               bind(HandleHeartbeat));
+  // The hot path: a heartbeat that only renews the lease touches memory only
+  // (it writes to disk when the reported health changes, rarely), so it runs
+  // on the I/O thread, as do the reads below.
+  server.Route("PUT", "/api/v1/services/{service}/instances/{id}/heartbeat",
+               {Access::kAgent, kMaxWriteBodyBytes, /*nonblocking=*/true}, bind(HandleHeartbeat));
   server.Route("DELETE", "/api/v1/services/{service}/instances/{id}", agent_write,
                bind(HandleDeregister));
   server.Route("PUT", "/api/v1/services/{service}/instances/{id}/maintenance",
                {Access::kOperate, kMaxWriteBodyBytes}, bind(HandleMaintenance));
-  server.Route("GET", "/api/v1/services", {Access::kRead}, bind(HandleList));
-  server.Route("GET", "/api/v1/events", {Access::kRead}, bind(HandleEvents));
+  const RouteOptions read_in_memory{Access::kRead, 0, /*nonblocking=*/true};
+  server.Route("GET", "/api/v1/services", read_in_memory, bind(HandleList));
+  server.Route("GET", "/api/v1/events", read_in_memory, bind(HandleEvents));
   auto cache = std::make_shared<WatchResponseCache>();
-  server.Route("GET", "/api/v1/services/{service}", {Access::kRead},
+  server.Route("GET", "/api/v1/services/{service}", read_in_memory,
                [&registry, cache](const HttpRequest& req, HttpResponse& res) {
                  if (Status s = HandleGet(registry, cache, req, res); !s.ok()) res.SetError(s);
                });

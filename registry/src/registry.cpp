@@ -191,7 +191,7 @@ Status Registry::Load() {
   index_ = state->index + (state->instances.empty() ? 0 : 1);
   history_floor_ = index_;
   for (Instance& inst : state->instances) {
-    Service& svc = services_.try_emplace(inst.service).first->second;
+    Service& svc = ServiceEntryLocked(inst.service);
     svc.index = index_;
     Record rec;
     rec.reported = inst.health;
@@ -260,7 +260,7 @@ Result<RegisterResult> Registry::Register(std::string_view service, std::string_
   bool is_new = false;
   {
     std::lock_guard lock(mu_);
-    Service& svc = services_.try_emplace(std::string(service)).first->second;
+    Service& svc = ServiceEntryLocked(service);
     auto it = svc.instances.find(id);
     is_new = it == svc.instances.end();
     Record next = is_new ? Record{} : it->second;
@@ -501,14 +501,13 @@ Result<Subscription> Registry::SubscribeService(std::string_view service, Notifi
   std::lock_guard lock(mu_);
   // A never-seen service gets its (empty) entry so its watchers have a
   // notifier; ListServices() skips it.
-  Service& svc = services_.try_emplace(std::string(service)).first->second;
-  Subscription sub = svc.changed.Subscribe(std::move(wake));
-  metrics_->blocked_watchers->Increment();
-  return Subscription(
-      [sub = std::make_shared<Subscription>(std::move(sub)), gauge = metrics_->blocked_watchers] {
-        sub->Reset();
-        gauge->Decrement();
-      });
+  return ServiceEntryLocked(service).changed.Subscribe(std::move(wake));
+}
+
+Registry::Service& Registry::ServiceEntryLocked(std::string_view service) {
+  auto it = services_.find(service);
+  if (it != services_.end()) return it->second;
+  return services_.try_emplace(std::string(service), metrics_->blocked_watchers).first->second;
 }
 
 Subscription Registry::SubscribeEvents(Notifier::Listener wake) {

@@ -16,7 +16,7 @@ TEST(NotifierTest, NotifyRunsEveryListenerUntilItsSubscriptionEnds) {
   Subscription b = n.Subscribe([&] { calls.push_back(2); });
   EXPECT_EQ(n.listeners(), 2u);
   n.Notify();
-  EXPECT_EQ(calls, (std::vector<int>{1, 2}));  // in the order they subscribed
+  EXPECT_EQ(calls, (std::vector<int>{1, 2}));
   a.Reset();
   EXPECT_FALSE(a.active());
   n.Notify();

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,11 +85,29 @@ class StreamSink {
   virtual bool Write(std::string_view data) = 0;
 };
 
+// An answer body many requests share — the blocking queries one change
+// wakes — rendered once and gzip-compressed at most once. Thread-safe.
+class SharedBody {
+ public:
+  explicit SharedBody(std::string bytes) : bytes_(std::move(bytes)) {}
+  const std::string& bytes() const { return bytes_; }
+  // The gzip of bytes(), made by the first caller; empty when it could not
+  // be made.
+  const std::string& gzipped() const;
+
+ private:
+  std::string bytes_;
+  mutable std::once_flag gzip_once_;
+  mutable std::string gzipped_;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
   std::vector<Header> headers;
+  // When set, sent instead of `body` (which stays empty).
+  std::shared_ptr<const SharedBody> shared_body;
 
   // Fills the response later from `poll(res, last)`.
   using Poll = std::function<bool(HttpResponse& res, bool last)>;
@@ -110,6 +129,12 @@ struct HttpResponse {
     content_type = "application/json";
   }
   void SetError(const Status& s);
+  void SetSharedJson(std::shared_ptr<const SharedBody> json, int http_status = 200) {
+    status = http_status;
+    body.clear();
+    shared_body = std::move(json);
+    content_type = "application/json";
+  }
   void SetHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
   }
@@ -139,7 +164,8 @@ struct RouteOptions {
   // 0: the server's default limit.
   size_t max_body_bytes = 0;
   // The handler never blocks (memory only: no disk, no network, no lock held
-  // for long): it runs on the I/O thread and skips the hand-off to a worker.
+  // for long): it runs on the I/O thread and skips the hand-off to a worker,
+  // and so do the polls of its Wait and the pumps of its Stream.
   bool nonblocking = false;
 };
 

@@ -5,7 +5,7 @@
 // A listener is a callback that Notify() runs on the notifying thread while
 // it holds the notifier's lock: it must be quick, must not block and must not
 // call into the same Notifier (the HTTP server's listeners only post work to
-// its I/O threads). Notify() runs the listeners in the order they subscribed.
+// its I/O threads).
 //
 // A Subscription ends what it was given for: once it is destroyed or Reset(),
 // a Notifier's listener is not running and never runs again. A Subscription
@@ -20,6 +20,10 @@
 #include <functional>
 #include <memory>
 #include <vector>
+
+namespace prometheus {
+class Gauge;
+}
 
 namespace hive {
 
@@ -51,7 +55,9 @@ class Notifier {
  public:
   using Listener = std::function<void()>;
 
-  Notifier();
+  // `listeners_gauge` (optional, not owned, must outlive the Notifier)
+  // follows the number of listeners; several notifiers may share one.
+  explicit Notifier(prometheus::Gauge* listeners_gauge = nullptr);
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;

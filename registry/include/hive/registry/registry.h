@@ -68,8 +68,9 @@
 #include "hive/registry/instance.h"
 
 namespace prometheus {
+class Gauge;
 class Registry;
-}
+}  // namespace prometheus
 
 namespace hive::registry {
 
@@ -230,10 +231,15 @@ class Registry {
     TimePoint tracked_since;  // when renewals started to be expected
   };
   struct Service {
+    // `watchers`: the gauge of blocked watchers, which each service's
+    // notifier adds its listeners to.
+    explicit Service(prometheus::Gauge* watchers) : changed(watchers) {}
     uint64_t index = 0;
     std::map<std::string, Record, std::less<>> instances;
     Notifier changed;  // notified when index moves
   };
+  // The entry of `service`, made if it is new. REQUIRES: mu_ held.
+  Service& ServiceEntryLocked(std::string_view service);
 
   Registry(RegistryConfig config, std::unique_ptr<Metrics> metrics,
            std::unique_ptr<RegistryStore> store);
