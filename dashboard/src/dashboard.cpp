@@ -1,7 +1,9 @@
 #include "hive/dashboard/dashboard.h"
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "assets.h"
 #include "hive/core/status.h"
@@ -29,23 +31,33 @@ std::string_view ContentTypeFor(std::string_view path) {
   return "application/octet-stream";
 }
 
-const EmbeddedAsset* FindAsset(std::string_view path) {
-  for (const EmbeddedAsset& asset : EmbeddedAssets()) {
-    if (asset.path == path) return &asset;
+// One shared body per asset, made on first use: every page load sends the
+// same bytes, and gzips each file once.
+std::shared_ptr<const SharedBody> FindAsset(std::string_view path) {
+  static const std::vector<std::shared_ptr<const SharedBody>> bodies = [] {
+    std::vector<std::shared_ptr<const SharedBody>> out;
+    for (const EmbeddedAsset& asset : EmbeddedAssets()) {
+      out.push_back(std::make_shared<const SharedBody>(std::string(asset.content)));
+    }
+    return out;
+  }();
+  const auto assets = EmbeddedAssets();
+  for (size_t i = 0; i < assets.size(); ++i) {
+    if (assets[i].path == path) return bodies[i];
   }
   return nullptr;
 }
 
 void Serve(std::string_view path, HttpResponse& res) {
   res.SetHeader("Cache-Control", "no-cache");
-  const EmbeddedAsset* asset = FindAsset(path);
-  if (asset == nullptr) {
+  std::shared_ptr<const SharedBody> body = FindAsset(path);
+  if (body == nullptr) {
     res.SetError(Status::NotFound("no dashboard asset '" + std::string(path) + "'"));
     return;
   }
   res.status = 200;
-  res.body = std::string(asset->content);
-  res.content_type = std::string(ContentTypeFor(asset->path));
+  res.shared_body = std::move(body);
+  res.content_type = std::string(ContentTypeFor(path));
 }
 
 }  // namespace
