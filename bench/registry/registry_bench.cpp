@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +42,7 @@
 
 namespace {
 
+using hive::bench::AnswerView;
 using hive::bench::AsyncClient;
 using hive::bench::AsyncConnection;
 using hive::bench::ChildProcess;
@@ -170,17 +172,23 @@ Throughput Measure(const std::string& base, const std::string& ca, pid_t server,
 
 // The bookkeeping of a watch-latency run. Change c is made at made[c] while
 // `current` is c; a watcher's first answer carrying it is a sample. Watchers
-// run on the async client's threads, the changes on the main thread.
+// run on the async client's threads, the changes on the main thread. A
+// sample goes into the watcher's own slot (no lock, no allocation); the
+// samples are read once the client's threads have stopped.
 class WatchRun {
  public:
   WatchRun(int changes, int watchers)
-      : made_(changes), seen_(changes), last_ms_(changes), last_seen_(watchers, -1) {}
+      : changes_(changes),
+        made_(changes),
+        seen_(changes),
+        ms_(static_cast<size_t>(changes) * static_cast<size_t>(watchers), -1.0),
+        last_seen_(watchers, -1) {}
 
   void Making(int change) {
     made_[change] = SteadyClock::now();
     current_.store(change);
   }
-  // Watcher w received a change (its I/O thread only touches last_seen_[w]).
+  // Watcher w received a change (only its I/O thread touches its slots).
   void Arrived(int w) {
     const int c = current_.load();
     if (c < 0 || last_seen_[w] == c) {
@@ -188,13 +196,8 @@ class WatchRun {
       return;
     }
     last_seen_[w] = c;
-    const double ms =
+    ms_[static_cast<size_t>(w) * static_cast<size_t>(changes_) + static_cast<size_t>(c)] =
         std::chrono::duration<double, std::milli>(SteadyClock::now() - made_[c]).count();
-    {
-      std::lock_guard lock(mu_);
-      samples_.push_back(ms);
-      last_ms_[c] = std::max(last_ms_[c], ms);
-    }
     ++seen_[c];
   }
   void Failed(const std::string& what) {
@@ -235,27 +238,37 @@ class WatchRun {
           " of " + std::to_string(n) + " watchers in 60 s; " + Errors());
     }
   }
-  std::vector<double> samples() {
-    std::lock_guard lock(mu_);
-    return samples_;
+  // Every sample; only once the watchers' client is gone.
+  std::vector<double> samples() const {
+    std::vector<double> out;
+    out.reserve(ms_.size());
+    for (double ms : ms_) {
+      if (ms >= 0) out.push_back(ms);
+    }
+    return out;
   }
-  // The time until every watcher had it, per change.
-  std::vector<double> last_ms() {
-    std::lock_guard lock(mu_);
-    return last_ms_;
+  // The time until every watcher had it, per change; only once the
+  // watchers' client is gone.
+  std::vector<double> last_ms() const {
+    std::vector<double> out(static_cast<size_t>(changes_), 0.0);
+    for (size_t i = 0; i < ms_.size(); ++i) {
+      double& last = out[i % static_cast<size_t>(changes_)];
+      last = std::max(last, ms_[i]);
+    }
+    return out;
   }
 
  private:
+  int changes_;
   std::vector<SteadyClock::time_point> made_;
   std::vector<std::atomic<int>> seen_;
+  std::vector<double> ms_;  // [watcher * changes + change], -1 for none
   std::atomic<int> current_{-1};
   std::atomic<int> failed_{0};
   std::atomic<int> unexpected_{0};
   std::atomic<int> reconnects_{0};
   std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::vector<double> samples_;  // guarded by mu_
-  std::vector<double> last_ms_;  // guarded by mu_
   std::string first_error_;      // guarded by mu_
   std::string first_reconnect_;  // guarded by mu_
   std::vector<int> last_seen_;
@@ -360,59 +373,94 @@ struct HivedWatchContext {
   WatchRun* run = nullptr;
   AsyncClient* client = nullptr;
   std::string authority;
+  // The blocking query's bytes are query_head + index + query_tail.
+  std::string query_head;
+  std::string query_tail;
 };
 
-void HivedWatch(std::shared_ptr<AsyncConnection> c, const HivedWatchContext& ws, int w,
-                uint64_t index);
+// One watcher's loop: a blocking query at `index_`; each answer with a new
+// index is a change, and the query goes out again at once. Its answers are
+// checked (status 200, an X-Hive-Index) and their bodies read and skipped.
+// Declared before the client, so that it outlives the client's threads.
+class HivedWatcher final : public hive::bench::AnswerHandler {
+ public:
+  void Start(const HivedWatchContext& ws, int w, AsyncConnection* c, uint64_t index) {
+    ws_ = &ws;
+    w_ = w;
+    c_ = c;
+    index_ = index;
+    Query();
+  }
 
-// A connection the server closed is opened again and the query re-sent, as
-// cpp-httplib clients (agents) do; it is counted.
-void Reconnect(const HivedWatchContext& ws, int w, uint64_t index, const std::string& why) {
-  if (ws.run->stopping()) return;
-  ws.run->Reconnected("watcher " + std::to_string(w) + " at index " + std::to_string(index) + ": " +
-                      why);
-  ws.client->OpenMany(
-      1, 1,
-      [&ws, w, index](int, std::shared_ptr<AsyncConnection> c, AsyncClient::Ready ready) {
-        ready();
-        HivedWatch(std::move(c), ws, w, index);
-      },
-      [&ws, w](int, const std::string& error) {
-        ws.run->Failed("watcher " + std::to_string(w) + " could not reconnect: " + error);
-      });
-}
+  void Answered(AsyncConnection& c, const AnswerView& a) override {
+    if (ws_->run->stopping()) return c.Close();
+    if (a.status != 200) {
+      return ws_->run->Failed(Who() + ": status " + std::to_string(a.status) + ": " +
+                              std::string(a.body.substr(0, 200)));
+    }
+    const std::string_view header = a.Header("X-Hive-Index");
+    uint64_t next = 0;
+    const auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), next);
+    if (header.empty() || ec != std::errc() || end != header.data() + header.size()) {
+      return ws_->run->Failed(Who() + ": an answer without an X-Hive-Index (\"" +
+                              std::string(header) + "\")");
+    }
+    if (next != index_) ws_->run->Arrived(w_);
+    index_ = next;
+    if (!a.keep_alive) {
+      c.Close();
+      return Reconnect("the answer said Connection: close");
+    }
+    Query();
+  }
 
-// One watcher's loop: a blocking query at `index`; each answer with a new
-// index is a change, and the query goes out again at once.
-void HivedWatch(std::shared_ptr<AsyncConnection> c, const HivedWatchContext& ws, int w,
-                uint64_t index) {
-  const std::string target = "/api/v1/services/watched?wait=5m&index=" + std::to_string(index);
-  const auto sent = SteadyClock::now();
-  c->Exchange(
-      hive::bench::HttpRequestText("GET", target, ws.authority),
-      [c, &ws, w, index, sent](const std::string& error, HttpAnswer a) {
-        if (ws.run->stopping()) return c->Close();
-        if (!error.empty()) {
-          const auto ms =
-              std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - sent);
-          c->Close();
-          return Reconnect(ws, w, index,
-                           error + ", " + std::to_string(ms.count()) + " ms after the query");
-        }
-        if (a.status != 200) {
-          return ws.run->Failed("watcher " + std::to_string(w) + " at index " +
-                                std::to_string(index) + ": status " + std::to_string(a.status) +
-                                ": " + a.body.substr(0, 200));
-        }
-        const uint64_t next = std::strtoull(a.Header("X-Hive-Index").c_str(), nullptr, 10);
-        if (next != index) ws.run->Arrived(w);
-        if (!a.keep_alive) {
-          c->Close();
-          return Reconnect(ws, w, next, "the answer said Connection: close");
-        }
-        HivedWatch(c, ws, w, next);
-      });
-}
+  void Failed(AsyncConnection& c, const std::string& error) override {
+    c.Close();
+    if (ws_->run->stopping()) return;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - sent_);
+    Reconnect(error + ", " + std::to_string(ms.count()) + " ms after the query");
+  }
+
+ private:
+  // The query at index_, formatted into its thread's buffer (Exchange sends
+  // it before it returns).
+  void Query() {
+    thread_local std::string request;
+    char digits[24];
+    char* end = std::to_chars(digits, digits + sizeof digits, index_).ptr;
+    request.assign(ws_->query_head).append(digits, end).append(ws_->query_tail);
+    sent_ = SteadyClock::now();
+    c_->Exchange(request, *this);
+  }
+
+  std::string Who() const {
+    return "watcher " + std::to_string(w_) + " at index " + std::to_string(index_);
+  }
+
+  // A connection the server closed is opened again and the query re-sent,
+  // as cpp-httplib clients (agents) do; it is counted.
+  void Reconnect(const std::string& why) {
+    if (ws_->run->stopping()) return;
+    ws_->run->Reconnected(Who() + ": " + why);
+    ws_->client->OpenMany(
+        1, 1,
+        [this](int, std::shared_ptr<AsyncConnection> c, AsyncClient::Ready ready) {
+          ready();
+          c_ = c.get();
+          Query();
+        },
+        [this](int, const std::string& error) {
+          ws_->run->Failed("watcher " + std::to_string(w_) + " could not reconnect: " + error);
+        });
+  }
+
+  const HivedWatchContext* ws_ = nullptr;
+  AsyncConnection* c_ = nullptr;  // owned by the client
+  int w_ = 0;
+  uint64_t index_ = 0;
+  SteadyClock::time_point sent_;
+};
 
 WatchResults HivedWatchers(const Sizes& z, int port, pid_t pid) {
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
@@ -426,25 +474,32 @@ WatchResults HivedWatchers(const Sizes& z, int port, pid_t pid) {
   res.peak_before_mb = ReadProc(pid).peak_rss_mb;
   HivedWatchContext ws;
   ws.run = &run;
+  std::vector<HivedWatcher> watchers(static_cast<size_t>(z.watchers));
   {
     AsyncClient client("127.0.0.1", port, z.watcher_threads);
     ws.client = &client;
     ws.authority = client.authority();
+    const std::string query = hive::bench::HttpRequestText(
+        "GET", "/api/v1/services/watched?wait=5m&index=", ws.authority);
+    const size_t index_at = query.find(" HTTP/1.1\r\n");
+    ws.query_head = query.substr(0, index_at);
+    ws.query_tail = query.substr(index_at);
     const auto start = SteadyClock::now();
     // Each watcher reads the service once (its index), then blocks on it.
     client.OpenMany(
         z.watchers, z.connect_window,
-        [&ws](int w, std::shared_ptr<AsyncConnection> c, AsyncClient::Ready ready) {
+        [&ws, &watchers](int w, std::shared_ptr<AsyncConnection> c, AsyncClient::Ready ready) {
           c->Exchange(
               hive::bench::HttpRequestText("GET", "/api/v1/services/watched", ws.authority),
-              [c, &ws, w, ready](const std::string& error, HttpAnswer a) {
+              [c, &ws, &watchers, w, ready](const std::string& error, HttpAnswer a) {
                 ready();
                 if (!error.empty() || a.status != 200) {
                   return ws.run->Failed("first read: " + (error.empty()
                                                               ? "status " + std::to_string(a.status)
                                                               : error));
                 }
-                HivedWatch(c, ws, w, std::strtoull(a.Header("X-Hive-Index").c_str(), nullptr, 10));
+                watchers[static_cast<size_t>(w)].Start(
+                    ws, w, c.get(), std::strtoull(a.Header("X-Hive-Index").c_str(), nullptr, 10));
               });
         },
         [&run](int, const std::string& error) { run.Failed(error); });
@@ -646,30 +701,60 @@ void EtcdKeepAlive(httplib::Client& c, const std::string& lease) {
 
 // One watcher: a watch stream over the gateway, one JSON object per line:
 // {"result":{..."created":true}} first, then {"result":{..."events":[...]}}
-// per change.
-void EtcdWatch(std::shared_ptr<AsyncConnection> c, WatchRun& run, int w, const std::string& request,
-               AsyncClient::Ready ready, std::atomic<int>& created) {
-  auto lines = std::make_shared<std::string>();
-  c->Stream(
-      request,
-      [&run, w, lines, ready, &created](std::string_view piece) {
-        if (run.stopping()) return false;
-        lines->append(piece);
-        for (size_t nl; (nl = lines->find('\n')) != std::string::npos; lines->erase(0, nl + 1)) {
-          const std::string_view line(lines->data(), nl);
-          if (line.find("\"created\":true") != std::string_view::npos) {
-            ++created;
-            ready();
-          }
-          if (line.find("\"events\"") != std::string_view::npos) run.Arrived(w);
-        }
-        return true;
-      },
-      [&run, ready](const std::string& error) {
-        ready();
-        run.Failed("watch stream ended: " + (error.empty() ? "by etcd" : error));
-      });
-}
+// per change. Lines are looked at where they arrived; only a line split
+// between two reads is copied. Declared before the client, so that it
+// outlives the client's threads.
+class EtcdWatcher final : public hive::bench::StreamHandler {
+ public:
+  void Start(AsyncConnection& c, WatchRun& run, int w, const std::string& request,
+             AsyncClient::Ready ready, std::atomic<int>& created) {
+    run_ = &run;
+    w_ = w;
+    ready_ = std::move(ready);
+    created_ = &created;
+    c.Stream(request, *this);
+  }
+
+  bool Data(AsyncConnection&, std::string_view piece) override {
+    if (run_->stopping()) return false;
+    while (!piece.empty()) {
+      const size_t nl = piece.find('\n');
+      if (nl == std::string_view::npos) {
+        partial_.append(piece);
+        break;
+      }
+      if (partial_.empty()) {
+        Line(piece.substr(0, nl));
+      } else {
+        partial_.append(piece.substr(0, nl));
+        Line(partial_);
+        partial_.clear();
+      }
+      piece.remove_prefix(nl + 1);
+    }
+    return true;
+  }
+
+  void Ended(AsyncConnection&, const std::string& error) override {
+    ready_();
+    run_->Failed("watch stream ended: " + (error.empty() ? "by etcd" : error));
+  }
+
+ private:
+  void Line(std::string_view line) {
+    if (line.find("\"events\"") != std::string_view::npos) return run_->Arrived(w_);
+    if (line.find("\"created\":true") != std::string_view::npos) {
+      ++*created_;
+      ready_();
+    }
+  }
+
+  WatchRun* run_ = nullptr;
+  int w_ = 0;
+  AsyncClient::Ready ready_;
+  std::atomic<int>* created_ = nullptr;
+  std::string partial_;  // a line that goes on in the next read
+};
 
 WatchResults EtcdWatchers(const Sizes& z, int port, pid_t pid) {
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
@@ -682,6 +767,7 @@ WatchResults EtcdWatchers(const Sizes& z, int port, pid_t pid) {
     EtcdPut(*control, "/services/watched/w-" + std::to_string(i), lease);
   }
   res.peak_before_mb = ReadProc(pid).peak_rss_mb;
+  std::vector<EtcdWatcher> watchers(static_cast<size_t>(z.watchers));
   {
     AsyncClient client("127.0.0.1", port, z.watcher_threads);
     const std::string request = hive::bench::HttpRequestText(
@@ -691,7 +777,7 @@ WatchResults EtcdWatchers(const Sizes& z, int port, pid_t pid) {
     client.OpenMany(
         z.watchers, z.connect_window,
         [&](int w, std::shared_ptr<AsyncConnection> c, AsyncClient::Ready ready) {
-          EtcdWatch(std::move(c), run, w, request, std::move(ready), created);
+          watchers[static_cast<size_t>(w)].Start(*c, run, w, request, std::move(ready), created);
         },
         [&run](int, const std::string& error) { run.Failed(error); });
     auto deadline = SteadyClock::now() + std::chrono::seconds(180);
