@@ -6,10 +6,11 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
-#include <unordered_map>
 
 #include "hive/core/http.h"
 #include "hive/core/log.h"
@@ -33,9 +34,13 @@ struct Segment {
 };
 
 struct RouteMetrics {
+  static constexpr int kFirstCode = 100;
+  static constexpr int kLastCode = 599;
   prometheus::Histogram* latency = nullptr;
+  // The counter of each status code, made on its first use (under mu) and
+  // read without a lock after.
   std::mutex mu;
-  std::unordered_map<int, prometheus::Counter*> by_code;  // guarded by mu
+  std::array<std::atomic<prometheus::Counter*>, kLastCode - kFirstCode + 1> by_code{};
 };
 
 struct RouteEntry {
@@ -421,17 +426,18 @@ void HttpServer::Impl::Record(const Exchange& x, int status) {
   const RouteEntry* route = static_cast<const RouteEntry*>(x.route);
   RouteMetrics& m = route ? *route->metrics : unmatched;
   m.latency->Observe(seconds);
-  prometheus::Counter* c;
-  {
+  std::atomic<prometheus::Counter*>& slot =
+      m.by_code[std::clamp(status, RouteMetrics::kFirstCode, RouteMetrics::kLastCode) -
+                RouteMetrics::kFirstCode];
+  prometheus::Counter* c = slot.load(std::memory_order_acquire);
+  if (c == nullptr) {
     std::lock_guard lock(m.mu);
-    auto it = m.by_code.find(status);
-    if (it == m.by_code.end()) {
+    c = slot.load(std::memory_order_relaxed);
+    if (c == nullptr) {
       c = &requests->Add({{"route", route ? route->pattern : "unmatched"},
                           {"method", route ? route->method : "any"},
                           {"code", std::to_string(status)}});
-      m.by_code.emplace(status, c);
-    } else {
-      c = it->second;
+      slot.store(c, std::memory_order_release);
     }
   }
   c->Increment();

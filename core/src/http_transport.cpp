@@ -89,13 +89,54 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual void PostShutdown() = 0;
   // After the drain time: close at once.
   virtual void PostAbort() = 0;
+  // A Notifier woke its waiting request or stream. On its loop.
+  virtual void OnWake() = 0;
 };
 
-// One event loop per I/O thread, each told it runs on one thread.
-std::vector<std::unique_ptr<asio::io_context>> MakeLoops(int threads) {
-  std::vector<std::unique_ptr<asio::io_context>> loops;
-  for (int i = 0; i < std::max(1, threads); ++i)
-    loops.push_back(std::make_unique<asio::io_context>(1));
+// An I/O thread's event loop, and the sessions on it that a change woke.
+// One change often wakes thousands of waiting requests at once: they are
+// queued here and run by one posted handler, so the loop answers them all
+// before it reads the next requests, and pays one post per loop, not one per
+// request.
+class EventLoop {
+ public:
+  EventLoop() : context_(1) {}  // one thread runs it
+  asio::io_context& context() { return context_; }
+
+  // From any thread (a Notifier's listener): cheap, never blocks for long.
+  void Wake(std::weak_ptr<SessionBase> session) {
+    bool post;
+    {
+      std::lock_guard lock(mu_);
+      woken_.push_back(std::move(session));
+      post = !drain_posted_;
+      drain_posted_ = true;
+    }
+    if (post) asio::post(context_, [this] { Drain(); });
+  }
+
+ private:
+  void Drain() {
+    std::vector<std::weak_ptr<SessionBase>> woken;
+    {
+      std::lock_guard lock(mu_);
+      woken.swap(woken_);
+      drain_posted_ = false;
+    }
+    for (auto& weak : woken) {
+      if (auto session = weak.lock()) session->OnWake();
+    }
+  }
+
+  asio::io_context context_;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<SessionBase>> woken_;  // guarded by mu_
+  bool drain_posted_ = false;                      // guarded by mu_
+};
+
+std::vector<std::unique_ptr<EventLoop>> MakeLoops(int threads) {
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  for (int i = 0; i < std::max(1, threads); ++i) loops.push_back(std::make_unique<EventLoop>());
   return loops;
 }
 
@@ -107,8 +148,8 @@ class TransportImpl final : public Transport {
         policy_(*policy),
         metrics_(metrics),
         loops_(MakeLoops(options.io_threads)),
-        acceptor_(*loops_.front()),
-        retry_timer_(*loops_.front()) {}
+        acceptor_(loops_.front()->context()),
+        retry_timer_(loops_.front()->context()) {}
 
   ~TransportImpl() override { Stop(); }
 
@@ -127,21 +168,23 @@ class TransportImpl final : public Transport {
     metrics_.rejected->Add({{"reason", std::string(RejectionName(r))}}).Increment();
   }
 
-  // Counts a waiting request or stream against `key`; false past the limit.
-  bool AcquireWait(const std::string& key) {
+  // The count of waiting requests and streams of `key` (a token or a client
+  // address), shared by every session that waits for it. A session keeps
+  // the pointer, so counting a wait takes no lock.
+  std::shared_ptr<std::atomic<size_t>> WaitCounter(const std::string& key) {
     std::lock_guard lock(mu_);
-    size_t& n = waits_[key];
-    if (n >= options_.limits.max_waits_per_token) {
-      if (n == 0) waits_.erase(key);
-      return false;
+    std::weak_ptr<std::atomic<size_t>>& slot = wait_counters_[key];
+    std::shared_ptr<std::atomic<size_t>> counter = slot.lock();
+    if (counter == nullptr) {
+      counter = std::make_shared<std::atomic<size_t>>(0);
+      slot = counter;
+      // Keys nobody counts against any more go once they are half the map.
+      if (wait_counters_.size() > 2 * live_wait_keys_ + 64) {
+        std::erase_if(wait_counters_, [](const auto& entry) { return entry.second.expired(); });
+        live_wait_keys_ = wait_counters_.size();
+      }
     }
-    ++n;
-    return true;
-  }
-  void ReleaseWait(const std::string& key) {
-    std::lock_guard lock(mu_);
-    auto it = waits_.find(key);
-    if (it != waits_.end() && --it->second == 0) waits_.erase(it);
+    return counter;
   }
 
   // A session is gone: its connection no longer counts.
@@ -173,8 +216,9 @@ class TransportImpl final : public Transport {
   std::condition_variable drained_;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;  // guarded by mu_
   std::unordered_map<std::string, size_t> per_client_;                     // guarded by mu_
-  std::unordered_map<std::string, size_t> waits_;                          // guarded by mu_
-  bool stopping_ = false;                                                  // guarded by mu_
+  std::unordered_map<std::string, std::weak_ptr<std::atomic<size_t>>> wait_counters_;  // mu_
+  size_t live_wait_keys_ = 0;                                                          // mu_
+  bool stopping_ = false;  // guarded by mu_
 
   std::optional<asio::ssl::context> tls_;
   // Declared after what sessions touch when they are destroyed: the event
@@ -182,10 +226,11 @@ class TransportImpl final : public Transport {
   // One io_context per I/O thread (Envoy's model): a connection lives on one
   // loop, so its handlers never run concurrently and need no strand, and
   // what a loop posts to itself takes no lock.
-  std::vector<std::unique_ptr<asio::io_context>> loops_;
-  tcp::acceptor acceptor_;          // on loops_[0]
-  asio::steady_timer retry_timer_;  // on loops_[0]
-  size_t next_loop_ = 0;            // the loop of the next connection; on loops_[0]
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  tcp::acceptor acceptor_;              // on loops_[0]
+  asio::steady_timer retry_timer_;      // on loops_[0]
+  size_t next_loop_ = 0;                // the loop of the next connection; on loops_[0]
+  EventLoop* accepting_for_ = nullptr;  // the loop of the connection being accepted
   std::unique_ptr<asio::thread_pool> pool_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
@@ -203,8 +248,9 @@ class Session final : public SessionBase {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   // `socket` belongs to the session's event loop.
-  Session(TransportImpl& transport, tcp::socket socket, std::string client)
+  Session(TransportImpl& transport, EventLoop& loop, tcp::socket socket, std::string client)
       : transport_(transport),
+        loop_(loop),
         limits_(transport.limits()),
         stream_(MakeStream(std::move(socket), transport)),
         timer_(Raw().get_executor()),
@@ -213,7 +259,7 @@ class Session final : public SessionBase {
 
   ~Session() override {
     subscription_.Reset();
-    if (wait_counted_) transport_.ReleaseWait(x_.waits_key);
+    if (wait_counted_) wait_counter_->fetch_sub(1, std::memory_order_relaxed);
     transport_.Forget(this, client_);
   }
 
@@ -526,13 +572,11 @@ class Session final : public SessionBase {
   void OnHandled(HttpResponse res) {
     if (phase_ != Phase::kHandling) return;
     if (!res.deferred) return WriteAnswer(std::move(res), false);
-    const Principal& who = x_.request.principal;
-    x_.waits_key = who.authenticated ? "token " + who.name : "client " + client_;
-    if (!transport_.AcquireWait(x_.waits_key)) {
+    if (!AcquireWait()) {
       transport_.Reject(Rejection::kTooManyWaits);
       HttpResponse busy;
       busy.SetError(Status::ResourceExhausted(
-          "too many blocking queries and streams at once for " + x_.waits_key + " (limit " +
+          "too many blocking queries and streams at once for " + waits_key_ + " (limit " +
           std::to_string(limits_.max_waits_per_token) + "); retry later"));
       busy.SetHeader("Retry-After", "1");
       return WriteAnswer(std::move(busy), false);
@@ -543,47 +587,45 @@ class Session final : public SessionBase {
     StartStream(std::move(res));
   }
 
-  // The wake-up a Notifier runs: it only posts to the loop, and holds no
-  // strong reference, so a session is never destroyed inside Notify().
+  // The wake-up a Notifier runs: it only queues the session on its loop,
+  // and holds no strong reference, so a session is never destroyed inside
+  // Notify(). A session already queued is not queued twice.
   Notifier::Listener WakeListener() {
-    auto posted = wake_posted_;
-    return [ex = Executor(), weak = weak_from_this(), posted] {
-      if (posted->exchange(true, std::memory_order_acq_rel)) return;
-      asio::post(ex, [weak, posted] {
-        posted->store(false, std::memory_order_release);
-        if (auto base = weak.lock()) std::static_pointer_cast<Session>(base)->OnWake();
-      });
+    return [loop = &loop_, weak = weak_from_this(), queued = wake_queued_] {
+      if (queued->exchange(true, std::memory_order_acq_rel)) return;
+      loop->Wake(weak);
     };
   }
 
-  void OnWake() {
+  void OnWake() override {
+    wake_queued_->store(false, std::memory_order_release);
     if (phase_ == Phase::kWaiting) RequestPoll();
     if (phase_ == Phase::kStreaming) RequestPump();
   }
 
-  // One readiness wait at a time on the socket, kept across phases. While a
-  // request waits or streams, readable means the client left (or sent its
-  // next request early); while a plain connection idles, that its next
-  // request began.
+  // One peek at the socket at a time, kept across phases: a 1-byte receive
+  // with MSG_PEEK, which takes nothing from the socket. While a request
+  // waits or streams, its end means the client left (data: its next request
+  // came early and waits in the socket); while a plain connection idles,
+  // data means its next request began. (A peek, unlike a readiness wait, is
+  // tried at once and then queued without re-arming epoll.)
   void AwaitReadable() {
     if (read_wait_pending_) return;
     read_wait_pending_ = true;
-    Raw().async_wait(tcp::socket::wait_read, [self = Self()](const error_code& ec) {
-      self->read_wait_pending_ = false;
-      if (!ec) self->OnReadable();
-    });
+    Raw().async_receive(asio::buffer(&peeked_, 1), tcp::socket::message_peek,
+                        [self = Self()](const error_code& ec, size_t n) {
+                          self->read_wait_pending_ = false;
+                          self->OnPeeked(ec, n);
+                        });
   }
 
-  void OnReadable() {
-    if (phase_ == Phase::kIdle && !kTls) return ReadHead(/*first=*/false);
-    if (phase_ != Phase::kWaiting && phase_ != Phase::kStreaming) return;
-    char c;
-    const ssize_t n = ::recv(Raw().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      return Close();
-    }
-    if (n < 0) AwaitReadable();
-    // n > 0: the next request arrived early; it waits in the socket.
+  void OnPeeked(const error_code& ec, size_t n) {
+    const bool waiting = phase_ == Phase::kWaiting || phase_ == Phase::kStreaming;
+    const bool idle = phase_ == Phase::kIdle && !kTls;
+    if (!waiting && !idle) return;  // a read of the request's own is in progress, or closed
+    if (ec == asio::error::operation_aborted) return;
+    if (ec || n == 0) return Close();  // the client left
+    if (idle) ReadHead(/*first=*/false);
   }
 
   // ---- HttpResponse::Wait
@@ -636,10 +678,27 @@ class Session final : public SessionBase {
     ReleaseWait();
   }
 
+  // Counts this request against its token's (or, without one, its client
+  // address's) waiting requests; false past the limit.
+  bool AcquireWait() {
+    const Principal& who = x_.request.principal;
+    const bool same_key =
+        who.authenticated ? waits_key_ == "token " + who.name : waits_key_.starts_with("client ");
+    if (!same_key || wait_counter_ == nullptr) {
+      waits_key_ = who.authenticated ? "token " + who.name : "client " + client_;
+      wait_counter_ = transport_.WaitCounter(waits_key_);
+    }
+    if (wait_counter_->fetch_add(1, std::memory_order_relaxed) >= limits_.max_waits_per_token) {
+      wait_counter_->fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+
   void ReleaseWait() {
     if (!wait_counted_) return;
     wait_counted_ = false;
-    transport_.ReleaseWait(x_.waits_key);
+    wait_counter_->fetch_sub(1, std::memory_order_relaxed);
   }
 
   // ---- HttpResponse::Stream
@@ -860,6 +919,7 @@ class Session final : public SessionBase {
   }
 
   TransportImpl& transport_;
+  EventLoop& loop_;
   const HttpLimits& limits_;
   Stream stream_;
   asio::steady_timer timer_;  // the deadline of the current phase
@@ -872,6 +932,7 @@ class Session final : public SessionBase {
   std::chrono::steady_clock::time_point armed_for_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool read_wait_pending_ = false;
+  char peeked_ = 0;  // where AwaitReadable's peek puts its byte
   bool timed_out_ = false;
   bool recorded_ = false;
   bool stopping_ = false;
@@ -888,8 +949,10 @@ class Session final : public SessionBase {
   // Wait and Stream.
   std::shared_ptr<HttpResponse::Deferred> deferred_;
   Subscription subscription_;
-  std::shared_ptr<std::atomic<bool>> wake_posted_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> wake_queued_ = std::make_shared<std::atomic<bool>>(false);
   bool wait_counted_ = false;
+  std::string waits_key_;  // whose waits this connection's last one counted against
+  std::shared_ptr<std::atomic<size_t>> wait_counter_;  // that key's count
   bool last_ = false;
   bool polling_ = false;
   bool poll_again_ = false;
@@ -952,15 +1015,18 @@ Status TransportImpl::Bind() {
 void TransportImpl::Start() {
   pool_ = std::make_unique<asio::thread_pool>(
       static_cast<size_t>(std::max(1, options_.worker_threads)));
-  for (auto& loop : loops_) work_.emplace_back(loop->get_executor());
+  for (auto& loop : loops_) work_.emplace_back(loop->context().get_executor());
   Accept();
-  for (auto& loop : loops_) threads_.emplace_back([loop = loop.get()] { loop->run(); });
+  for (auto& loop : loops_) {
+    threads_.emplace_back([loop = loop.get()] { loop->context().run(); });
+  }
 }
 
 void TransportImpl::Accept() {
-  asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+  accepting_for_ = loops_[next_loop_++ % loops_.size()].get();
   acceptor_.async_accept(
-      loop, [this](const error_code& ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
+      accepting_for_->context(),
+      [this](const error_code& ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
 }
 
 void TransportImpl::OnAccept(const error_code& ec, tcp::socket socket) {
@@ -1013,9 +1079,10 @@ void TransportImpl::OnAccept(const error_code& ec, tcp::socket socket) {
     session->Start();
   };
   if (tls_) {
-    start(std::make_shared<Session<TlsStream>>(*this, std::move(socket), client));
+    start(std::make_shared<Session<TlsStream>>(*this, *accepting_for_, std::move(socket), client));
   } else {
-    start(std::make_shared<Session<tcp::socket>>(*this, std::move(socket), client));
+    start(
+        std::make_shared<Session<tcp::socket>>(*this, *accepting_for_, std::move(socket), client));
   }
   Accept();
 }
@@ -1072,7 +1139,7 @@ void TransportImpl::Stop() {
       WaitDrained(std::chrono::seconds(1));
     }
     work_.clear();
-    for (auto& loop : loops_) loop->stop();
+    for (auto& loop : loops_) loop->context().stop();
     for (auto& t : threads_) t.join();
     pool_->join();
     error_code ignored;

@@ -34,7 +34,6 @@ struct Exchange {
   bool accepts_gzip = false;
   std::chrono::steady_clock::time_point started;
   const void* route = nullptr;  // the policy's, opaque here
-  std::string waits_key;        // whose waiting requests it counts against, once it waits
 };
 
 // Why a request or connection was refused before a handler ran; the label of

@@ -16,11 +16,14 @@ namespace {
 constexpr size_t kMinCompressBytes = 1024;
 
 bool Compressible(std::string_view content_type) {
-  const std::string type = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
-  if (type == "text/event-stream") return false;
-  return type.starts_with("text/") || type == "application/json" ||
-         type == "application/javascript" || type == "application/xml" ||
-         type == "application/x-ndjson" || type == "image/svg+xml";
+  const std::string_view type = Trim(content_type.substr(0, content_type.find(';')));
+  if (EqualsIgnoreCase(type, "text/event-stream")) return false;
+  if (type.size() > 5 && EqualsIgnoreCase(type.substr(0, 5), "text/")) return true;
+  for (std::string_view t : {"application/json", "application/javascript", "application/xml",
+                             "application/x-ndjson", "image/svg+xml"}) {
+    if (EqualsIgnoreCase(type, t)) return true;
+  }
+  return false;
 }
 
 // Inflates `in` with `window_bits`; TooLarge past `limit` bytes.

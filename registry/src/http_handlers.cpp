@@ -295,12 +295,11 @@ class WatchResponseCache {
   std::unordered_map<std::string, Entry> entries_;
 };
 
-// Answers with `service`'s instances that pass `filter`, rendered once per
-// index and shared (see WatchResponseCache).
+// Answers with `service`'s instances that pass `filter` as of its index
+// `index`, rendered once per index and shared (see WatchResponseCache).
 void AnswerService(Registry& registry, WatchResponseCache& cache, const std::string& service,
-                   const InstanceFilter& filter, const std::string& key, HttpResponse& res) {
-  // The index goes with the bytes it describes.
-  uint64_t index = registry.ServiceIndex(service);
+                   const InstanceFilter& filter, const std::string& key, uint64_t index,
+                   HttpResponse& res) {
   std::shared_ptr<const SharedBody> body = cache.Find(key, index);
   if (body == nullptr) {
     auto result = registry.GetService(service, filter);
@@ -308,7 +307,7 @@ void AnswerService(Registry& registry, WatchResponseCache& cache, const std::str
       res.SetError(result.status());
       return;
     }
-    index = result->index;
+    index = result->index;  // the index goes with the bytes it describes
     body = std::make_shared<const SharedBody>(
         ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
     cache.Put(key, index, body);
@@ -344,8 +343,9 @@ Status HandleGet(Registry& registry, const std::shared_ptr<WatchResponseCache>& 
   };
   auto answer = [&registry, cache, service, filter, index, key = std::move(key)](HttpResponse& r,
                                                                                  bool last) {
-    if (!last && !registry.ServiceChangedSince(service, index)) return false;
-    AnswerService(registry, *cache, service, filter, key, r);
+    uint64_t now_index = 0;
+    if (!registry.ServiceChangedSince(service, index, &now_index) && !last) return false;
+    AnswerService(registry, *cache, service, filter, key, now_index, r);
     return true;
   };
   res.Wait(std::move(wake_on), Jitter(wait), std::move(answer));

@@ -489,11 +489,13 @@ Result<ServiceInstances> Registry::GetService(std::string_view service,
   return SnapshotLocked(service, filter);
 }
 
-bool Registry::ServiceChangedSince(std::string_view service, uint64_t after_index) const {
+bool Registry::ServiceChangedSince(std::string_view service, uint64_t after_index,
+                                   uint64_t* index) const {
   std::lock_guard lock(mu_);
-  if (watches_cancelled_ || after_index > index_) return true;
   auto it = services_.find(service);
-  return it != services_.end() && it->second.index > after_index;
+  const uint64_t current = it == services_.end() ? 0 : it->second.index;
+  if (index != nullptr) *index = current;
+  return watches_cancelled_ || after_index > index_ || current > after_index;
 }
 
 Result<Subscription> Registry::SubscribeService(std::string_view service, Notifier::Listener wake) {

@@ -193,7 +193,9 @@ class Registry {
   // caller saw an index this registry never reached, its data was wiped, and
   // as Consul documents it must then start again from index 0), or
   // CancelWatches() was called. The answer is then GetService().
-  bool ServiceChangedSince(std::string_view service, uint64_t after_index) const;
+  // With `index`, also gives the service's index at that moment.
+  bool ServiceChangedSince(std::string_view service, uint64_t after_index,
+                           uint64_t* index = nullptr) const;
 
   // Calls `wake` after each change of `service`'s index and on
   // CancelWatches(), until the Subscription ends; hive_registry_blocked_watchers
