@@ -33,6 +33,7 @@ class RequestParser final : public http::basic_parser<true> {
     header_limit(static_cast<std::uint32_t>(std::min<size_t>(head, UINT32_MAX)));
     // The body limit is the route's, enforced below once it is known.
     body_limit(boost::none);
+    headers_.reserve(kUsualHeaderCount);
   }
 
   void SetBodyLimit(size_t limit) { body_max_ = limit; }
@@ -122,6 +123,8 @@ class RequestParser final : public http::basic_parser<true> {
     body_.append(data.data(), data.size());
     return data.size();
   }
+
+  static constexpr size_t kUsualHeaderCount = 12;
 
   const HttpLimits& limits_;
   Violation violation_ = Violation::kNone;

@@ -51,6 +51,9 @@ constexpr auto kDrainTime = std::chrono::seconds(5);
 constexpr int kClientClosedRequest = 499;
 // What an idle TLS connection reads for the first bytes of its next request.
 constexpr size_t kTlsIdleReadBytes = 1024;
+// The read buffer an idle connection keeps (about 5 MB for 10,000 of them);
+// one a large body grew is given back.
+constexpr size_t kKeptBufferBytes = 4096;
 // What one pump may write before the stream is ended as runaway.
 constexpr size_t kMaxPumpBytes = 16u << 20;
 
@@ -848,7 +851,7 @@ class Session final : public SessionBase {
     x_ = Exchange{};
     deferred_.reset();
     if (buffer_.size() > 0) return ReadHead(/*first=*/false);
-    buffer_.shrink_to_fit();  // an idle connection keeps no buffer
+    if (buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
     phase_ = Phase::kIdle;
     SetDeadline(limits_.idle_timeout);
     if constexpr (kTls) {

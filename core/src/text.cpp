@@ -1,10 +1,10 @@
 #include "hive/core/text.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <ctime>
 
 namespace hive {
 namespace {
@@ -214,22 +214,50 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   return n * mult;
 }
 
-std::string FormatRfc3339(TimePoint t) {
-  int64_t ns = ToUnixNanos(t);
+void AppendRfc3339(std::string& out, TimePoint t) {
+  using namespace std::chrono;
+  const int64_t ns = ToUnixNanos(t);
   int64_t secs = ns / 1'000'000'000;
   int64_t frac = ns % 1'000'000'000;
   if (frac < 0) {
     frac += 1'000'000'000;
     --secs;
   }
-  std::time_t tt = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(frac));
-  return buf;
+  // The calendar arithmetic of <chrono>: gmtime_r would take glibc's time
+  // zone lock for every timestamp of every answer.
+  const sys_days day = floor<days>(sys_seconds{seconds{secs}});
+  const year_month_day ymd{day};
+  const int64_t of_day = secs - int64_t{day.time_since_epoch().count()} * 86400;
+  const int year = static_cast<int>(ymd.year());
+  char buf[30];  // int64 nanoseconds span the years 1677 to 2262: always four digits
+  auto put = [](char* at, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      at[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  // 2026-11-22T10:00:00.123456789Z
+  put(buf, year, 4);
+  buf[4] = '-';
+  put(buf + 5, static_cast<unsigned>(ymd.month()), 2);
+  buf[7] = '-';
+  put(buf + 8, static_cast<unsigned>(ymd.day()), 2);
+  buf[10] = 'T';
+  put(buf + 11, of_day / 3600, 2);
+  buf[13] = ':';
+  put(buf + 14, of_day / 60 % 60, 2);
+  buf[16] = ':';
+  put(buf + 17, of_day % 60, 2);
+  buf[19] = '.';
+  put(buf + 20, frac, 9);
+  buf[29] = 'Z';
+  out.append(buf, 30);
+}
+
+std::string FormatRfc3339(TimePoint t) {
+  std::string out;
+  AppendRfc3339(out, t);
+  return out;
 }
 
 Result<TimePoint> ParseRfc3339(std::string_view s) {

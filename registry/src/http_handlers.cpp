@@ -123,29 +123,70 @@ Status ReadRegistration(const json& obj, Registration* reg) {
   return Status::Ok();
 }
 
-json InstanceJson(const Instance& inst) {
-  return json{
-      {"service", inst.service},
-      {"id", inst.id},
-      {"address", inst.address},
-      {"port", inst.port},
-      {"version", inst.version},
-      {"tags", inst.tags},
-      {"metadata", inst.metadata},
-      {"ttl", FormatDuration(inst.ttl)},
-      {"health",
-       {{"status", std::string(HealthStatusName(inst.health.status))},
-        {"output", inst.health.output}}},
-      {"registered_at", FormatRfc3339(inst.registered_at)},
-      {"last_seen", FormatRfc3339(inst.last_seen)},
-      {"lease_expires_at", FormatRfc3339(inst.lease_expires_at)},
-      {"maintenance", {{"enabled", inst.maintenance}, {"reason", inst.maintenance_reason}}},
-  };
+// An instance as JSON, written directly: lookups and watch answers render
+// many of them. Keys in the order nlohmann::json (a std::map) gives them, so
+// that every answer about an instance spells it the same way.
+void AppendInstanceJson(std::string& out, const Instance& inst) {
+  out += "{\"address\":";
+  AppendJsonString(out, inst.address);
+  out += ",\"health\":{\"output\":";
+  AppendJsonString(out, inst.health.output);
+  out += ",\"status\":";
+  AppendJsonString(out, HealthStatusName(inst.health.status));
+  out += "},\"id\":";
+  AppendJsonString(out, inst.id);
+  out += ",\"last_seen\":\"";
+  AppendRfc3339(out, inst.last_seen);
+  out += "\",\"lease_expires_at\":\"";
+  AppendRfc3339(out, inst.lease_expires_at);
+  out += "\",\"maintenance\":{\"enabled\":";
+  out += inst.maintenance ? "true" : "false";
+  out += ",\"reason\":";
+  AppendJsonString(out, inst.maintenance_reason);
+  out += "},\"metadata\":{";
+  bool first = true;
+  for (const auto& [key, value] : inst.metadata) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ':';
+    AppendJsonString(out, value);
+  }
+  out += "},\"port\":";
+  out += std::to_string(inst.port);
+  out += ",\"registered_at\":\"";
+  AppendRfc3339(out, inst.registered_at);
+  out += "\",\"service\":";
+  AppendJsonString(out, inst.service);
+  out += ",\"tags\":[";
+  first = true;
+  for (const std::string& tag : inst.tags) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, tag);
+  }
+  out += "],\"ttl\":";
+  AppendJsonString(out, FormatDuration(inst.ttl));
+  out += ",\"version\":";
+  AppendJsonString(out, inst.version);
+  out += '}';
+}
+
+std::string InstanceJson(const Instance& inst) {
+  std::string out;
+  AppendInstanceJson(out, inst);
+  return out;
+}
+
+std::string IndexJson(uint64_t index) { return "{\"index\":" + std::to_string(index) + "}"; }
+
+void Reply(HttpResponse& res, std::string body, uint64_t index) {
+  res.SetJson(std::move(body));
+  res.SetHeader("X-Hive-Index", std::to_string(index));
 }
 
 void Reply(HttpResponse& res, const json& body, uint64_t index) {
-  res.SetJson(body.dump(-1, ' ', false, json::error_handler_t::replace));
-  res.SetHeader("X-Hive-Index", std::to_string(index));
+  Reply(res, body.dump(-1, ' ', false, json::error_handler_t::replace), index);
 }
 
 Status ParseIndexParam(const std::string& text, uint64_t* index) {
@@ -209,22 +250,30 @@ Status HandleHeartbeat(Registry& registry, const HttpRequest& req, HttpResponse&
   }
   auto index = registry.Heartbeat(req.PathParam("service"), req.PathParam("id"), health);
   if (!index.ok()) return index.status();
-  Reply(res, json{{"index", *index}}, *index);
+  Reply(res, IndexJson(*index), *index);
   return Status::Ok();
 }
 
 Status HandleDeregister(Registry& registry, const HttpRequest& req, HttpResponse& res) {
   auto index = registry.Deregister(req.PathParam("service"), req.PathParam("id"));
   if (!index.ok()) return index.status();
-  Reply(res, json{{"index", *index}}, *index);
+  Reply(res, IndexJson(*index), *index);
   return Status::Ok();
 }
 
-json ServiceJson(const ServiceInstances& result) {
-  json instances = json::array();
-  for (const Instance& inst : result.instances) instances.push_back(InstanceJson(inst));
-  return json{
-      {"service", result.service}, {"index", result.index}, {"instances", std::move(instances)}};
+std::string ServiceJson(const ServiceInstances& result) {
+  std::string out = "{\"index\":" + std::to_string(result.index) + ",\"instances\":[";
+  out.reserve(out.size() + result.instances.size() * 512);
+  bool first = true;
+  for (const Instance& inst : result.instances) {
+    if (!first) out += ',';
+    first = false;
+    AppendInstanceJson(out, inst);
+  }
+  out += "],\"service\":";
+  AppendJsonString(out, result.service);
+  out += '}';
+  return out;
 }
 
 Status HandleMaintenance(Registry& registry, const HttpRequest& req, HttpResponse& res) {
@@ -238,7 +287,7 @@ Status HandleMaintenance(Registry& registry, const HttpRequest& req, HttpRespons
   auto index = registry.SetMaintenance(req.PathParam("service"), req.PathParam("id"),
                                        enabled->get<bool>(), reason);
   if (!index.ok()) return index.status();
-  Reply(res, json{{"index", *index}}, *index);
+  Reply(res, IndexJson(*index), *index);
   return Status::Ok();
 }
 
@@ -308,8 +357,7 @@ void AnswerService(Registry& registry, WatchResponseCache& cache, const std::str
       return;
     }
     index = result->index;  // the index goes with the bytes it describes
-    body = std::make_shared<const SharedBody>(
-        ServiceJson(*result).dump(-1, ' ', false, json::error_handler_t::replace));
+    body = std::make_shared<const SharedBody>(ServiceJson(*result));
     cache.Put(key, index, body);
   }
   res.SetSharedJson(std::move(body));
@@ -352,18 +400,29 @@ Status HandleGet(Registry& registry, const std::shared_ptr<WatchResponseCache>& 
   return Status::Ok();
 }
 
-json EventJson(const ChangeEvent& e) {
-  json out{{"index", e.index},
-           {"kind", std::string(ChangeKindName(e.kind))},
-           {"service", e.service},
-           {"id", e.id}};
-  if (e.instance) out["instance"] = InstanceJson(*e.instance);
+std::string EventJson(const ChangeEvent& e) {
+  std::string out = "{\"id\":";
+  AppendJsonString(out, e.id);
+  out += ",\"index\":" + std::to_string(e.index);
+  if (e.instance) {
+    out += ",\"instance\":";
+    AppendInstanceJson(out, *e.instance);
+  }
+  out += ",\"kind\":";
+  AppendJsonString(out, ChangeKindName(e.kind));
+  out += ",\"service\":";
+  AppendJsonString(out, e.service);
+  out += '}';
   return out;
 }
 
-std::string SseEvent(std::string_view kind, uint64_t id, const json& data) {
-  return "id: " + std::to_string(id) + "\nevent: " + std::string(kind) +
-         "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+std::string SseEvent(std::string_view kind, uint64_t id, std::string_view data) {
+  std::string out = "id: " + std::to_string(id) + "\nevent: ";
+  out += kind;
+  out += "\ndata: ";
+  out += data;
+  out += "\n\n";
+  return out;
 }
 
 // GET /api/v1/events: registry changes as server-sent events. A client that
@@ -401,7 +460,7 @@ Status HandleEvents(Registry& registry, const HttpRequest& req, HttpResponse& re
     EventBatch batch = registry.EventsSince(state->after);
     std::string out;
     if (batch.reset) {
-      out = SseEvent("reset", batch.index, json{{"index", batch.index}});
+      out = SseEvent("reset", batch.index, IndexJson(batch.index));
     } else {
       for (const ChangeEvent& e : batch.events) {
         out += SseEvent(ChangeKindName(e.kind), e.index, EventJson(e));

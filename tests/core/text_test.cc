@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 
 namespace hive {
 namespace {
@@ -98,6 +100,28 @@ TEST(Rfc3339Test, RejectsTimesOutsideTheNanosecondRange) {
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(ToUnixNanos(*last), INT64_MAX);
   EXPECT_EQ(FormatRfc3339(*last), "2262-04-11T23:47:16.854775807Z");
+}
+
+TEST(Rfc3339Test, FormatsAsGmtimeDoes) {
+  // Leap days, the turn of centuries, before 1970 and the ends of the range.
+  for (int64_t ns : {int64_t{0}, int64_t{-1}, int64_t{951'782'400'000'000'000},
+                     int64_t{4'107'542'399'999'999'999}, int64_t{-2'208'988'800'000'000'001},
+                     int64_t{1'709'164'800'123'000'000}, INT64_MIN, INT64_MAX}) {
+    int64_t secs = ns / 1'000'000'000;
+    int64_t frac = ns % 1'000'000'000;
+    if (frac < 0) {
+      frac += 1'000'000'000;
+      --secs;
+    }
+    const std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char want[48];
+    std::snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(frac));
+    EXPECT_EQ(FormatRfc3339(FromUnixNanos(ns)), want) << ns;
+  }
 }
 
 TEST(JsonStringTest, EscapesAndRepairsUtf8) {

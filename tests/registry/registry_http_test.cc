@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
@@ -157,6 +159,53 @@ TEST_F(RegistryHttpTest, RegisterHeartbeatGetListDeleteFollowTheApi) {
   EXPECT_EQ(del->status, 404);
   EXPECT_EQ(json::parse(del->body)["error"]["code"], "not_found");
   EXPECT_EQ(json::parse(Get("/api/v1/services").body)["services"], json::array());
+}
+
+// Instances are written without a JSON library on the hot paths: every
+// answer must still be exactly the compact, key-sorted JSON nlohmann writes
+// for the same document, whatever the strings hold.
+TEST_F(RegistryHttpTest, InstancesAreRenderedAsCanonicalJson) {
+  const std::string tricky =
+      "q\"uote \\ back\u0001ctl\u001f\u007f tab\t \u00e9 \U0001F41D </script>";
+  json reg{{"address", "127.0.0.1"},
+           {"port", 8081},
+           {"version", tricky},
+           {"tags", {"b", tricky, ""}},
+           {"metadata", {{"zone", "eu"}, {tricky, tricky}, {"a", ""}}},
+           {"ttl", "90s"},
+           {"health", {{"status", "warning"}, {"output", tricky}}}};
+  auto put = Put(kInstancePath, reg.dump());
+  ASSERT_EQ(put.status, 200) << put.body;
+  auto maintenance = client_->Send("PUT", std::string(kInstancePath) + "/maintenance",
+                                   json{{"enabled", true}, {"reason", tricky}}.dump());
+  ASSERT_TRUE(maintenance.ok());
+  ASSERT_EQ(maintenance->status, 200) << maintenance->body;
+  std::vector<std::string> bodies{put.body, maintenance->body};
+  for (const char* path : {"/api/v1/services/orders", "/api/v1/services/orders?index=1&wait=1s"}) {
+    auto r = Get(path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    bodies.push_back(r.body);
+  }
+  std::string events;
+  auto stream = Client()->GetStream("/api/v1/events?index=0", [&](std::string_view data) {
+    events += data;
+    return events.find("id: 2\n") == std::string::npos || !events.ends_with("\n\n");
+  });
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  for (size_t at = events.find("data: "); at != std::string::npos;
+       at = events.find("data: ", at + 1)) {
+    bodies.push_back(events.substr(at + 6, events.find('\n', at) - at - 6));
+  }
+  ASSERT_EQ(bodies.size(), 6u) << events;
+  for (const std::string& body : bodies) EXPECT_EQ(body, json::parse(body).dump());
+  const json one = json::parse(Get("/api/v1/services/orders").body)["instances"][0];
+  EXPECT_EQ(one["version"], tricky);
+  EXPECT_EQ(one["tags"], json({"b", tricky, ""}));
+  EXPECT_EQ(one["metadata"][tricky], tricky);
+  EXPECT_EQ(one["health"]["output"], tricky);
+  EXPECT_EQ(one["maintenance"]["reason"], tricky);
+  EXPECT_EQ(one["ttl"], "1m30s");
+  EXPECT_TRUE(ParseRfc3339(one["lease_expires_at"].get<std::string>()).ok());
 }
 
 TEST_F(RegistryHttpTest, HeartbeatOfUnknownInstanceIs404) {

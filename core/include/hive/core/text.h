@@ -28,6 +28,7 @@ Result<uint64_t> ParseByteSize(std::string_view text);
 
 // RFC 3339 in UTC with nanosecond precision: 2026-11-22T10:00:00.123456789Z.
 std::string FormatRfc3339(TimePoint t);
+void AppendRfc3339(std::string& out, TimePoint t);
 
 // Accepts RFC 3339 with any fractional precision and a Z or ±hh:mm offset.
 Result<TimePoint> ParseRfc3339(std::string_view text);
