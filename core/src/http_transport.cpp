@@ -54,6 +54,8 @@ constexpr size_t kTlsIdleReadBytes = 1024;
 // The read buffer an idle connection keeps (about 5 MB for 10,000 of them);
 // one a large body grew is given back.
 constexpr size_t kKeptBufferBytes = 4096;
+// The most a body is read in at once.
+constexpr size_t kBodyReadBytes = 64 * 1024;
 // What one pump may write before the stream is ended as runaway.
 constexpr size_t kMaxPumpBytes = 16u << 20;
 
@@ -497,9 +499,14 @@ class Session final : public SessionBase {
 
   void ReadBody() {
     parser_->SetBodyLimit(transport_.policy().BodyLimit(x_));
-    if (auto length = parser_->content_length(); length && *length > parser_->body_limit_bytes()) {
-      return RefuseBodyTooLarge();
-    }
+    const auto length = parser_->content_length();
+    if (length && *length > parser_->body_limit_bytes()) return RefuseBodyTooLarge();
+    // Beast reads at most the buffer's free room at a time (512 bytes when it
+    // is small): room for the body, up to kBodyReadBytes, makes a large body
+    // a few reads instead of hundreds.
+    const size_t room =
+        length ? static_cast<size_t>(std::min<uint64_t>(*length, kBodyReadBytes)) : kBodyReadBytes;
+    if (buffer_.capacity() - buffer_.size() < room) buffer_.reserve(buffer_.size() + room);
     phase_ = Phase::kBody;
     SetDeadline(limits_.body_timeout);
     auto read = [self = Self()] {
