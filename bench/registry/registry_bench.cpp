@@ -313,6 +313,14 @@ class ChangeCpu {
   double client_before_ = 0;
 };
 
+// After the last change: the server's memory, then the watchers stop.
+void EndChanges(WatchRun& run, pid_t pid, WatchResults& res) {
+  const auto after = ReadProc(pid);
+  res.rss_after_mb = after.rss_mb;
+  res.peak_rss_mb = after.peak_rss_mb;
+  run.Stop();
+}
+
 void Summarize(WatchRun& run, WatchResults& res) {
   const std::vector<double> samples = run.samples();
   res.p50 = Percentile(samples, 0.50);
@@ -521,10 +529,7 @@ WatchResults HivedWatchers(const Sizes& z, int port, pid_t pid) {
     }
     cpu.Stop(z.changes, res);
     AwaitBlocked(*control, z.watchers, run);
-    const auto after = ReadProc(pid);
-    res.rss_after_mb = after.rss_mb;
-    res.peak_rss_mb = after.peak_rss_mb;
-    run.Stop();
+    EndChanges(run, pid, res);
   }
   Summarize(run, res);
   return res;
@@ -800,10 +805,7 @@ WatchResults EtcdWatchers(const Sizes& z, int port, pid_t pid) {
       res.rss_per_change_mb.push_back(ReadProc(pid).rss_mb);
     }
     cpu.Stop(z.changes, res);
-    const auto after = ReadProc(pid);
-    res.rss_after_mb = after.rss_mb;
-    res.peak_rss_mb = after.peak_rss_mb;
-    run.Stop();
+    EndChanges(run, pid, res);
   }
   Summarize(run, res);
   return res;

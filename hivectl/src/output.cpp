@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cassert>
 #include <cctype>
-#include <cstdio>
-#include <ctime>
+
+#include "hive/core/text.h"
 
 namespace hive::ctl {
 namespace {
@@ -59,22 +59,10 @@ std::string FormatAgo(TimePoint then, TimePoint now) {
 }
 
 std::string FormatLogTime(TimePoint t) {
-  const int64_t ns = ToUnixNanos(t);
-  int64_t secs = ns / 1'000'000'000;
-  int64_t rem = ns % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --secs;
-  }
-  const int64_t frac = rem / 1'000'000;
-  const std::time_t tt = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(frac));
-  return buf;
+  // 2026-11-22T10:00:00.123456789Z → 2026-11-22T10:00:00.123Z
+  std::string out = FormatRfc3339(t);
+  out.replace(23, std::string::npos, "Z");
+  return out;
 }
 
 std::string FormatLogLine(std::string_view time, std::string_view service,

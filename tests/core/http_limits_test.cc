@@ -13,6 +13,7 @@
 
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
+#include "metric_value.h"
 #include "raw_http.h"
 
 namespace hive {
@@ -21,23 +22,9 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::MetricValue;
 using testing::RawConnection;
 using testing::StatusOf;
-
-double MetricValue(prometheus::Registry& registry, const std::string& name,
-                   const std::string& label = "", const std::string& value = "") {
-  double total = 0;
-  for (const auto& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const auto& m : family.metric) {
-      bool match = label.empty();
-      for (const auto& l : m.label) match = match || (l.name == label && l.value == value);
-      if (!match) continue;
-      total += m.counter.value + m.gauge.value;
-    }
-  }
-  return total;
-}
 
 class HttpLimitsTest : public ::testing::Test {
  protected:

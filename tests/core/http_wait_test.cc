@@ -18,6 +18,7 @@
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
 #include "hive/core/notifier.h"
+#include "metric_value.h"
 #include "raw_http.h"
 
 namespace hive {
@@ -26,22 +27,9 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::MetricValue;
 using testing::RawConnection;
 using testing::StatusOf;
-
-double MetricValue(prometheus::Registry& registry, const std::string& name,
-                   const std::string& label = "", const std::string& value = "") {
-  double total = 0;
-  for (const auto& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const auto& m : family.metric) {
-      bool match = label.empty();
-      for (const auto& l : m.label) match = match || (l.name == label && l.value == value);
-      if (match) total += m.counter.value + m.gauge.value;
-    }
-  }
-  return total;
-}
 
 int ThreadCount() {
   std::ifstream in("/proc/self/status");
@@ -66,31 +54,35 @@ class HttpWaitTest : public ::testing::Test {
     o.access_log = AccessLog::kNone;
     server_ = std::make_unique<HttpServer>(o);
     // GET /watch?after=N waits until version_ passes N, like a blocking query.
-    server_->Route("GET", "/watch", {Access::kRead}, [this](const HttpRequest& req,
-                                                            HttpResponse& res) {
-      const int after = std::stoi(req.Query("after").value_or("0"));
-      const auto timeout = milliseconds(std::stoi(req.Query("timeout_ms").value_or("30000")));
-      res.Wait([this](Notifier::Listener wake) { return changes_.Subscribe(std::move(wake)); },
-               timeout, [this, after](HttpResponse& r, bool last) {
-                 const int v = version_.load();
-                 if (!last && v <= after) return false;
-                 r.SetJson(json{{"version", v}, {"last", last}}.dump());
-                 return true;
-               });
-    });
+    server_->Route(
+        "GET", "/watch", {Access::kRead}, [this](const HttpRequest& req, HttpResponse& res) {
+          const int after = std::stoi(req.Query("after").value_or("0"));
+          const auto timeout = milliseconds(std::stoi(req.Query("timeout_ms").value_or("30000")));
+          res.Wait([this](Notifier::Listener wake) { return changes_.Subscribe(std::move(wake)); },
+                   timeout,
+                   [this, after](HttpResponse& r, bool last) {
+                     const int v = version_.load();
+                     if (!last && v <= after) return false;
+                     r.SetJson(json{{"version", v}, {"last", last}}.dump());
+                     return true;
+                   });
+        });
     // GET /events streams one line per version, like an SSE feed.
-    server_->Route("GET", "/events", {Access::kRead}, [this](const HttpRequest&, HttpResponse& res) {
-      res.content_type = "text/event-stream";
-      auto seen = std::make_shared<int>(version_.load());
-      res.Stream([this](Notifier::Listener wake) { return changes_.Subscribe(std::move(wake)); },
-                 seconds(30), [this, seen](StreamSink& sink) {
-                   std::string out;
-                   for (const int v = version_.load(); *seen < v;) {
-                     out += "data: " + std::to_string(++*seen) + "\n\n";
-                   }
-                   return out.empty() || sink.Write(out);
-                 });
-    });
+    server_->Route(
+        "GET", "/events", {Access::kRead}, [this](const HttpRequest&, HttpResponse& res) {
+          res.content_type = "text/event-stream";
+          auto seen = std::make_shared<int>(version_.load());
+          res.Stream(
+              [this](Notifier::Listener wake) { return changes_.Subscribe(std::move(wake)); },
+              seconds(30),
+              [this, seen](StreamSink& sink) {
+                std::string out;
+                for (const int v = version_.load(); *seen < v;) {
+                  out += "data: " + std::to_string(++*seen) + "\n\n";
+                }
+                return out.empty() || sink.Write(out);
+              });
+        });
     server_->Route("GET", "/hello", {Access::kRead},
                    [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"hello":1})"); });
     server_->Route("GET", "/text", {Access::kRead}, [](const HttpRequest&, HttpResponse& res) {
@@ -286,8 +278,9 @@ TEST_F(HttpWaitTest, LargeTextAnswersAreGzippedWhenTheClientTakesIt) {
 
 TEST_F(HttpWaitTest, ExpectContinueGetsTheGoAheadBeforeTheBody) {
   RawConnection c(port());
-  ASSERT_TRUE(c.Send(
-      "PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: "
+             "100-continue\r\n\r\n"));
   EXPECT_EQ(c.ReadUntil("\r\n\r\n", seconds(5)), "HTTP/1.1 100 Continue\r\n\r\n");
   ASSERT_TRUE(c.Send("hello"));
   const std::string r = c.ReadResponse(seconds(5));
