@@ -35,7 +35,12 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--config,-c", config_path, "the agent's YAML file")->required();
   app.add_option("--log-level", log_level, "debug, info, warn or error");
-  CLI11_PARSE(app, own_argc, argv);
+  try {
+    app.parse(own_argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and succeeds; any bad flag or value is a usage error.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (own_argc < argc && command.empty()) {
     std::fprintf(stderr, "hive-agent: nothing after '--': give the service's command\n");
     return 2;

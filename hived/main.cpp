@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -37,6 +38,27 @@ int Fail(const std::string& what, const hive::Status& s) {
   hive::log::Error(what, {{"error", s.ToString()}});
   std::cerr << "hived: " << what << ": " << s.message() << "\n";
   return kStartupError;
+}
+
+// An --allowed-host value: a DNS name (letters, digits, '-', '_', '.'), with
+// an optional :port, as a Host header carries it.
+hive::Status CheckAllowedHost(const std::string& value) {
+  std::string name = value;
+  int port = 0;
+  if (value.find(':') != std::string::npos) {
+    HIVE_RETURN_IF_ERROR(hive::ParseHostPort(value, &name, &port));
+  }
+  const bool valid =
+      !name.empty() && name.size() <= 253 && name.front() != '.' && name.front() != '-' &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+  if (!valid) {
+    return hive::Status::InvalidArgument("'" + value.substr(0, 100) +
+                                         "' is not a host name (or name:port), e.g. "
+                                         "hive.example.com or hive.example.com:443");
+  }
+  return hive::Status::Ok();
 }
 
 }  // namespace
@@ -169,7 +191,12 @@ int main(int argc, char** argv) {
                  "PEM CA bundle that verifies an https --es-url (default: the system's trust "
                  "store)")
       ->needs("--es-url");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and succeeds; any bad flag or value is a usage error.
+    return app.exit(e) == 0 ? 0 : kUsageError;
+  }
 
   hive::log::Level level;
   if (!hive::log::ParseLevel(log_level, &level)) {
@@ -249,6 +276,12 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
   http.tls = tls;
+  for (const std::string& host : allowed_hosts) {
+    if (hive::Status s = CheckAllowedHost(host); !s.ok()) {
+      std::cerr << "hived: --allowed-host: " << s.message() << "\n";
+      return kUsageError;
+    }
+  }
   http.allowed_hosts = allowed_hosts;
 
   std::set<std::string> roles;

@@ -426,9 +426,9 @@ void HttpServer::Impl::Record(const Exchange& x, int status) {
   const RouteEntry* route = static_cast<const RouteEntry*>(x.route);
   RouteMetrics& m = route ? *route->metrics : unmatched;
   m.latency->Observe(seconds);
-  std::atomic<prometheus::Counter*>& slot =
-      m.by_code[std::clamp(status, RouteMetrics::kFirstCode, RouteMetrics::kLastCode) -
-                RouteMetrics::kFirstCode];
+  // A status outside 100..599 is counted, and labelled, as its bound.
+  const int code = std::clamp(status, RouteMetrics::kFirstCode, RouteMetrics::kLastCode);
+  std::atomic<prometheus::Counter*>& slot = m.by_code[code - RouteMetrics::kFirstCode];
   prometheus::Counter* c = slot.load(std::memory_order_acquire);
   if (c == nullptr) {
     std::lock_guard lock(m.mu);
@@ -436,7 +436,7 @@ void HttpServer::Impl::Record(const Exchange& x, int status) {
     if (c == nullptr) {
       c = &requests->Add({{"route", route ? route->pattern : "unmatched"},
                           {"method", route ? route->method : "any"},
-                          {"code", std::to_string(status)}});
+                          {"code", std::to_string(code)}});
       slot.store(c, std::memory_order_release);
     }
   }

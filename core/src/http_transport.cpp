@@ -51,8 +51,8 @@ constexpr auto kDrainTime = std::chrono::seconds(5);
 constexpr int kClientClosedRequest = 499;
 // What an idle TLS connection reads for the first bytes of its next request.
 constexpr size_t kTlsIdleReadBytes = 1024;
-// The read buffer an idle connection keeps (about 5 MB for 10,000 of them);
-// one a large body grew is given back.
+// The read buffer an idle connection keeps at most (usually 512 bytes, what
+// its last head took); one a large body grew is given back.
 constexpr size_t kKeptBufferBytes = 4096;
 // The most a body is read in at once.
 constexpr size_t kBodyReadBytes = 64 * 1024;
@@ -692,10 +692,13 @@ class Session final : public SessionBase {
   // address's) waiting requests; false past the limit.
   bool AcquireWait() {
     const Principal& who = x_.request.principal;
+    constexpr std::string_view kToken = "token ";
     const bool same_key =
-        who.authenticated ? waits_key_ == "token " + who.name : waits_key_.starts_with("client ");
+        who.authenticated ? waits_key_.starts_with(kToken) &&
+                                waits_key_.compare(kToken.size(), std::string::npos, who.name) == 0
+                          : waits_key_.starts_with("client ");
     if (!same_key || wait_counter_ == nullptr) {
-      waits_key_ = who.authenticated ? "token " + who.name : "client " + client_;
+      waits_key_ = who.authenticated ? std::string(kToken) + who.name : "client " + client_;
       wait_counter_ = transport_.WaitCounter(waits_key_);
     }
     if (wait_counter_->fetch_add(1, std::memory_order_relaxed) >= limits_.max_waits_per_token) {

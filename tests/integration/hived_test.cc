@@ -143,5 +143,31 @@ TEST(HivedTest, RefusesAnOpenNonLoopbackBind) {
   EXPECT_NE(tokens.err.find("missing.yaml"), std::string::npos) << tokens.err;
 }
 
+// Every flag of the HTTP layer answers a bad value with exit 2 and its name,
+// before anything is opened.
+TEST(HivedTest, BadHttpFlagsAreUsageErrors) {
+  const std::string dir = MakeTestDir();
+  for (const std::vector<std::string>& flag :
+       std::vector<std::vector<std::string>>{{"--allowed-host", ""},
+                                             {"--allowed-host", "a b"},
+                                             {"--allowed-host", "hive.example:99999"},
+                                             {"--allowed-host", "-x.example"},
+                                             {"--max-header-bytes", "lots"},
+                                             {"--head-timeout", "abc"},
+                                             {"--io-threads", "0"},
+                                             {"--max-connections", "-1"},
+                                             {"--tls-cert", dir + "/cert.pem"}}) {
+    std::vector<std::string> argv = {BinaryPath("hived/hived"), "--listen", "127.0.0.1:0",
+                                     "--data-dir", dir + "/data"};
+    argv.insert(argv.end(), flag.begin(), flag.end());
+    auto r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 2) << flag[0] << " " << flag[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(flag[0]), std::string::npos) << r.err;
+  }
+  HivedProcess named(
+      dir, {"--allowed-host", "hive.example.com:443", "--allowed-host", "proxy_1.internal"});
+  EXPECT_FALSE(named.url().empty()) << named.process().Stderr();
+}
+
 }  // namespace
 }  // namespace hive::testing
