@@ -1,11 +1,15 @@
 // The core text parsers users reach through flags, YAML and the API:
 // ParseDuration, ParseByteSize and ParseRfc3339. Invariants: what parses
 // formats back to text that parses to the same value, and JSON string
-// escaping always yields valid JSON that decodes to the input.
+// escaping always yields valid JSON that decodes to the input; the JSON depth
+// check refuses exactly the valid documents nested past its limit.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fuzz_check.h"
 #include "hive/core/text.h"
@@ -62,6 +66,28 @@ void CheckJsonString(std::string_view text) {
   if (IsUtf8(text)) FUZZ_CHECK(parsed.get<std::string>() == text);
 }
 
+// The depth check agrees with the parser's view of any valid document: it
+// refuses exactly those nested deeper than the limit.
+void CheckJsonDepthAgrees(std::string_view text) {
+  constexpr size_t kLimit = 8;
+  const bool within = hive::CheckJsonDepth(text, kLimit).ok();
+  if (!hive::CheckJsonDepth(text, 512).ok()) return;  // keeps the parser's own stack small
+  // The parser ends a document at a NUL byte; the check reads on (stricter).
+  if (text.find('\0') != std::string_view::npos) return;
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  if (parsed.is_discarded()) return;
+  size_t deepest = 0;
+  std::vector<std::pair<const nlohmann::json*, size_t>> stack{{&parsed, 0}};
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (!node->is_structured()) continue;
+    deepest = std::max(deepest, depth + 1);
+    for (const auto& child : *node) stack.emplace_back(&child, depth + 1);
+  }
+  FUZZ_CHECK(within == (deepest <= kLimit));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -70,5 +96,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckByteSize(text);
   CheckRfc3339(text);
   CheckJsonString(text);
+  CheckJsonDepthAgrees(text);
   return 0;
 }

@@ -442,6 +442,41 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
+Status CheckJsonDepth(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) {
+          return Status::InvalidArgument("JSON nested deeper than " + std::to_string(max_depth) +
+                                         " levels (at byte " + std::to_string(i) + ")");
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
 Status ValidateName(std::string_view name, std::string_view what) {
   auto bad = [&](std::string_view why) {
     return Status::InvalidArgument("invalid " + std::string(what) + " name '" +

@@ -161,6 +161,26 @@ TEST(PropertiesEscapeTest, EscapesLikeJavaUtilProperties) {
   EXPECT_EQ(value, "\\ lead\\=1 \\#\\n\\u00E9\\uD83D\\uDC1D");
 }
 
+TEST(JsonDepthTest, CountsBracketsOutsideStrings) {
+  EXPECT_TRUE(CheckJsonDepth("", 2).ok());
+  EXPECT_TRUE(CheckJsonDepth(R"({"a":[1,{"b":2}]})", 3).ok());
+  EXPECT_FALSE(CheckJsonDepth(R"({"a":[1,{"b":2}]})", 2).ok());
+  // Brackets in strings, escaped quotes included, are text.
+  EXPECT_TRUE(CheckJsonDepth(R"({"a":"[[[{{{\"[[[", "b":"\\"})", 1).ok());
+  EXPECT_FALSE(CheckJsonDepth(R"({"a":"\\", "b":[[]]})", 2).ok());
+  // Siblings do not add up; closing brackets past the top do not go below 0.
+  EXPECT_TRUE(CheckJsonDepth("[[],[],[]]]]][[]", 2).ok());
+}
+
+TEST(JsonDepthTest, RefusesAHundredThousandLevelsQuickly) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  Status s = CheckJsonDepth(deep);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("deeper than 64 levels"), std::string::npos) << s.message();
+  EXPECT_TRUE(CheckJsonDepth(std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']')).ok());
+}
+
 TEST(NameTest, FollowsTheRule) {
   EXPECT_TRUE(ValidateName("orders", "service").ok());
   EXPECT_TRUE(ValidateName("orders-1.eu_west", "instance").ok());

@@ -42,6 +42,18 @@ std::string JsonString(std::string_view s);
 // past U+10FFFF): what AppendJsonString copies unchanged.
 bool IsValidUtf8(std::string_view s);
 
+// The deepest nesting of arrays and objects hive accepts in a JSON document
+// it reads from outside (an API body, an OTLP request, a line): deep enough
+// for any OTLP AnyValue a real SDK sends, shallow enough that no recursive
+// walk or serializer behind the check can exhaust a stack.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// InvalidArgument when `text` nests arrays/objects deeper than `max_depth`
+// (brackets inside strings do not count); OK otherwise, whether or not the
+// rest is valid JSON. One pass, no recursion: run it before a parser whose
+// result something walks recursively.
+Status CheckJsonDepth(std::string_view text, size_t max_depth = kMaxJsonDepth);
+
 // Appends `v` as a JSON number in its shortest round-trip spelling, keeping
 // it recognisably fractional (1.0, not 1). Non-finite values become null.
 void AppendJsonNumber(std::string& out, double v);
