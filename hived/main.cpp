@@ -61,6 +61,33 @@ hive::Status CheckAllowedHost(const std::string& value) {
   return hive::Status::Ok();
 }
 
+// The data directory holds sealed secrets, the audit and every log line: a
+// new one is made 0700; one others can enter is used, with a warning.
+hive::Status PrepareDataDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool created = fs::create_directories(dir, ec);
+  if (!ec && created) fs::permissions(dir, fs::perms::owner_all, ec);
+  if (ec) return hive::Status::Unavailable(dir + ": " + ec.message());
+  const fs::perms perms = fs::status(dir, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+    hive::log::Warn("the data dir may be read by other users; chmod 700 it",
+                    {{"data_dir", dir}});
+  }
+  return hive::Status::Ok();
+}
+
+// An agent token without `services:` may act as any service; on a fleet,
+// each should name its own (docs/API.md, "Scoped tokens").
+void WarnAboutUnscopedAgents(const hive::TokenAuthenticator& auth) {
+  for (const hive::Principal& p : auth.Principals()) {
+    if (p.role == hive::Role::kAgent && !p.scoped()) {
+      hive::log::Warn("agent token without services: it may act for every service",
+                      {{"token", p.name}});
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,6 +326,7 @@ int main(int argc, char** argv) {
     auto auth = hive::TokenAuthenticator::LoadFile(tokens_file);
     if (!auth.ok()) return Fail("cannot load tokens", auth.status());
     http.auth = std::make_shared<hive::TokenAuthenticator>(std::move(*auth));
+    WarnAboutUnscopedAgents(*http.auth);
   } else if (!hive::IsLoopbackHost(http.host) && tls.cert_file.empty() && !insecure) {
     std::cerr << "hived: refusing to listen on " << http.host
               << " without --tokens-file or TLS: anyone who can reach it would be admin.\n"
@@ -308,12 +336,7 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) {
-    return Fail("cannot create data dir",
-                hive::Status::Unavailable(data_dir + ": " + ec.message()));
-  }
+  if (hive::Status s = PrepareDataDir(data_dir); !s.ok()) return Fail("cannot create data dir", s);
 
   auto metrics = std::make_shared<prometheus::Registry>();
   http.metrics = metrics;

@@ -1,5 +1,7 @@
 #include "hive/collector/collector_service.h"
 
+#include "ingest_scope.h"
+
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -204,6 +206,10 @@ void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
   const auto start = std::chrono::steady_clock::now();
   metrics_->bytes->Increment(static_cast<double>(req.body.size()));
   ParsedLogs parsed = ParseNdjsonLogs(req.body, options_.clock->Now());
+  if (Status s = ScopeEvents(req.principal, parsed.events); !s.ok()) {
+    res.SetError(s);
+    return;
+  }
   if (parsed.events.empty()) {
     metrics_->rejected->Increment(static_cast<double>(parsed.rejected));
     std::string message = parsed.rejected == 0 ? "the body holds no log events"

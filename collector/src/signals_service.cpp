@@ -1,5 +1,7 @@
 #include "hive/collector/signals_service.h"
 
+#include "ingest_scope.h"
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -20,6 +22,7 @@ namespace {
 constexpr size_t kMaxIngestBytes = 32u << 20;
 constexpr size_t kMaxTraceSpans = 10'000;
 constexpr int kGrpcInvalidArgument = 3;
+constexpr int kGrpcPermissionDenied = 7;
 constexpr int kGrpcResourceExhausted = 8;
 constexpr int kGrpcUnavailable = 14;
 
@@ -30,6 +33,8 @@ void SetOtlpError(HttpResponse& res, const Status& s) {
   int grpc = kGrpcInvalidArgument;
   if (s.code() == StatusCode::kResourceExhausted) {
     grpc = kGrpcResourceExhausted;
+  } else if (s.code() == StatusCode::kPermissionDenied) {
+    grpc = kGrpcPermissionDenied;
   } else if (http >= 500) {
     grpc = kGrpcUnavailable;
     http = 503;
@@ -282,7 +287,9 @@ void SignalsService::HandleIngestSpans(const HttpRequest& req, HttpResponse& res
   if (!BeginIngest(res, false)) return;
   ParsedSpans parsed = ParseNdjsonSpans(req.body, clock_->Now());
   metrics_->spans_rejected->Increment(static_cast<double>(parsed.rejected));
-  if (parsed.spans.empty()) {
+  if (Status s = ScopeEvents(req.principal, parsed.spans); !s.ok()) {
+    res.SetError(s);
+  } else if (parsed.spans.empty()) {
     std::string message = parsed.rejected == 0 ? "the body holds no spans"
                                                : "no valid span in the batch (" +
                                                      std::to_string(parsed.rejected) + " rejected)";
@@ -305,7 +312,9 @@ void SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& r
   if (!BeginIngest(res, false)) return;
   std::string service = req.Query("service").value_or("");
   std::string instance = req.Query("instance").value_or("");
-  Result<ParsedExposition> parsed = ParsePrometheusText(req.body);
+  Status scoped = ScopeService(req.principal, service);
+  Result<ParsedExposition> parsed =
+      scoped.ok() ? ParsePrometheusText(req.body) : Result<ParsedExposition>(scoped);
   Result<size_t> stored = parsed.ok() ? metric_store_->Append(service, instance, *parsed)
                                       : Result<size_t>(parsed.status());
   if (!stored.ok()) {
@@ -326,7 +335,7 @@ void SignalsService::HandleOtlp(const HttpRequest& req, HttpResponse& res, const
                                "only the JSON encoding is supported; send application/json"),
                 415);
   } else if (BeginIngest(res, true)) {
-    Result<std::string> answer = (this->*ingest)(req.body);
+    Result<std::string> answer = (this->*ingest)(req.body, req.principal);
     if (answer.ok()) {
       res.SetJson(std::move(*answer));
     } else {
@@ -338,17 +347,19 @@ void SignalsService::HandleOtlp(const HttpRequest& req, HttpResponse& res, const
       .Increment();
 }
 
-Result<std::string> SignalsService::IngestOtlpTraces(std::string_view body) {
+Result<std::string> SignalsService::IngestOtlpTraces(std::string_view body, const Principal& who) {
   Result<OtlpSpans> parsed = ParseOtlpTraces(body);
   if (!parsed.ok()) return parsed.status();
+  HIVE_RETURN_IF_ERROR(ScopeEvents(who, parsed->spans));
   metrics_->spans_rejected->Increment(static_cast<double>(parsed->rejected));
   HIVE_RETURN_IF_ERROR(AddSpans(parsed->spans));
   return OtlpResponseJson("rejectedSpans", parsed->rejected, parsed->error_message);
 }
 
-Result<std::string> SignalsService::IngestOtlpLogs(std::string_view body) {
+Result<std::string> SignalsService::IngestOtlpLogs(std::string_view body, const Principal& who) {
   Result<OtlpLogs> parsed = ParseOtlpLogs(body, clock_->Now());
   if (!parsed.ok()) return parsed.status();
+  HIVE_RETURN_IF_ERROR(ScopeEvents(who, parsed->events));
   if (!parsed->events.empty()) {
     std::vector<Span> derived = SpansFromLogEvents(parsed->events);
     std::vector<LogEvent> forward = forwarding() ? parsed->events : std::vector<LogEvent>();
@@ -363,9 +374,11 @@ Result<std::string> SignalsService::IngestOtlpLogs(std::string_view body) {
   return OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message);
 }
 
-Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body) {
+Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body,
+                                                      const Principal& who) {
   Result<OtlpMetrics> parsed = ParseOtlpMetrics(body);
   if (!parsed.ok()) return parsed.status();
+  HIVE_RETURN_IF_ERROR(ScopeEvents(who, parsed->resources));
   for (const OtlpResourceMetrics& r : parsed->resources) {
     Result<size_t> stored = metric_store_->Append(r.service, r.instance, r.exposition);
     if (!stored.ok()) return stored.status();

@@ -91,7 +91,7 @@ std::string DocName(std::string_view app, std::string_view profile) {
 // The documents app/profile's effective configuration is layered from,
 // lowest first.
 std::array<std::string, 4> LayerNames(std::string_view app, std::string_view profile) {
-  return {DocName("application", "default"), DocName("application", profile),
+  return {DocName(kSharedApplication, "default"), DocName(kSharedApplication, profile),
           DocName(app, "default"), DocName(app, profile)};
 }
 
@@ -591,8 +591,8 @@ Result<EffectiveConfig> ConfigStore::GetEffective(std::string_view app, std::str
   // Lowest first; a pair repeats when app is "application" or profile is
   // "default", and then counts once.
   std::vector<std::pair<std::string_view, std::string_view>> layers;
-  for (auto layer : {std::pair<std::string_view, std::string_view>{"application", "default"},
-                     {"application", profile},
+  for (auto layer : {std::pair<std::string_view, std::string_view>{kSharedApplication, "default"},
+                     {kSharedApplication, profile},
                      {app, "default"},
                      {app, profile}}) {
     if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);

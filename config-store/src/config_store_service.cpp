@@ -161,25 +161,40 @@ Result<std::unique_ptr<ConfigStoreService>> ConfigStoreService::Open(ConfigStore
 
 void ConfigStoreService::Mount(hive::HttpServer& server) {
   const std::string base = "/api/v1/config/{app}/{profile}";
-  auto bind = [this](void (ConfigStoreService::*handler)(const HttpRequest&, HttpResponse&)) {
-    return
-        [this, handler](const HttpRequest& req, HttpResponse& res) { (this->*handler)(req, res); };
+  // Every route names an application: a scoped token reads only its own
+  // applications' and the shared defaults, and writes or reports only its own.
+  auto bind = [this](void (ConfigStoreService::*handler)(const HttpRequest&, HttpResponse&),
+                     bool writes) {
+    return [this, handler, writes](const HttpRequest& req, HttpResponse& res) {
+      const std::string_view app = req.PathParam("app");
+      if (writes || app != kSharedApplication) {
+        if (Status s = CheckScope(req.principal, app, ScopeTarget::kApplication); !s.ok()) {
+          return res.SetError(s);
+        }
+      }
+      (this->*handler)(req, res);
+    };
   };
+  auto read = [&](auto handler) { return bind(handler, false); };
+  auto write = [&](auto handler) { return bind(handler, true); };
   server.Route("PUT", base, {Access::kOperate, kMaxDocumentBytes},
-               bind(&ConfigStoreService::HandlePush));
-  server.Route("GET", base, {Access::kRead}, bind(&ConfigStoreService::HandleGet));
-  server.Route("GET", base + "/history", {Access::kRead}, bind(&ConfigStoreService::HandleHistory));
+               write(&ConfigStoreService::HandlePush));
+  server.Route("GET", base, {Access::kRead}, read(&ConfigStoreService::HandleGet));
+  server.Route("GET", base + "/history", {Access::kRead}, read(&ConfigStoreService::HandleHistory));
   server.Route("GET", base + "/versions/{version}", {Access::kRead},
-               bind(&ConfigStoreService::HandleVersion));
+               read(&ConfigStoreService::HandleVersion));
   server.Route("POST", base + "/rollback", {Access::kOperate, kMaxRollbackBodyBytes},
-               bind(&ConfigStoreService::HandleRollback));
+               write(&ConfigStoreService::HandleRollback));
   server.Route("DELETE", base, {Access::kOperate, kMaxRollbackBodyBytes},
-               bind(&ConfigStoreService::HandleDelete));
-  server.Route("GET", base + "/diff", {Access::kRead}, bind(&ConfigStoreService::HandleDiff));
+               write(&ConfigStoreService::HandleDelete));
+  server.Route("GET", base + "/diff", {Access::kRead}, read(&ConfigStoreService::HandleDiff));
   server.Route("PUT", base + "/applied/{instance}", {Access::kAgent, kMaxAppliedBodyBytes},
-               bind(&ConfigStoreService::HandleApplied));
-  server.Route("GET", base + "/rollout", {Access::kRead}, bind(&ConfigStoreService::HandleRollout));
-  server.Route("GET", "/api/v1/audit", {Access::kRead}, bind(&ConfigStoreService::HandleAudit));
+               write(&ConfigStoreService::HandleApplied));
+  server.Route("GET", base + "/rollout", {Access::kRead}, read(&ConfigStoreService::HandleRollout));
+  server.Route("GET", "/api/v1/audit", {Access::kRead}, [this](const HttpRequest& req,
+                                                               HttpResponse& res) {
+    HandleAudit(req, res);
+  });
 }
 
 void ConfigStoreService::Stop() { store_->Stop(); }
@@ -499,6 +514,16 @@ void ConfigStoreService::HandleRollout(const HttpRequest& req, HttpResponse& res
 void ConfigStoreService::HandleAudit(const HttpRequest& req, HttpResponse& res) {
   AuditQuery query;
   query.app = req.Query("app").value_or("");
+  // A scoped token reads the audit of one of its own applications at a time.
+  if (req.principal.scoped()) {
+    if (query.app.empty()) {
+      return res.SetError(Status::PermissionDenied(
+          "token '" + req.principal.name + "' is scoped to some services: ask for one with ?app="));
+    }
+    if (Status s = CheckScope(req.principal, query.app, ScopeTarget::kApplication); !s.ok()) {
+      return res.SetError(s);
+    }
+  }
   query.profile = req.Query("profile").value_or("");
   query.limit = kDefaultAuditLimit;
   if (auto limit = req.Query("limit")) {

@@ -3,17 +3,23 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
 #include <cctype>
-#include <fstream>
+#include <cstdio>
 #include <memory>
-#include <sstream>
 #include <vector>
 
 #include "hive/core/text.h"
 
 namespace hive::config_store {
 namespace {
+
+// A key is 64 hex digits or 44 base64 characters; a bigger file is not one.
+constexpr size_t kMaxKeyFileBytes = 4096;
 
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
@@ -72,11 +78,33 @@ Result<SecretBox> SecretBox::FromKeyText(std::string_view text) {
 }
 
 Result<SecretBox> SecretBox::LoadKeyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::FailedPrecondition("cannot read secrets key file '" + path + "'");
-  std::ostringstream content;
-  content << in.rdbuf();
-  auto box = FromKeyText(content.str());
+  const Status unreadable = Status::FailedPrecondition("cannot read secrets key file '" + path + "'");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return unreadable;
+  std::unique_ptr<const int, void (*)(const int*)> closer(&fd, [](const int* f) { ::close(*f); });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return unreadable;
+  // Group read stays allowed (root:hive 0640 for a service user); others may
+  // not read the key, and only its owner may replace it.
+  if ((st.st_mode & (S_IRWXO | S_IWGRP)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::FailedPrecondition("secrets key file '" + path +
+                                      "' may be read or changed by other users (mode " + mode +
+                                      "): chmod 600 it (640 to share it with a group)");
+  }
+  std::string content;
+  std::array<char, 512> chunk{};
+  ssize_t n;
+  while ((n = ::read(fd, chunk.data(), chunk.size())) > 0) {
+    content.append(chunk.data(), static_cast<size_t>(n));
+    if (content.size() > kMaxKeyFileBytes) {
+      return Status::FailedPrecondition("secrets key file '" + path + "' is not a key: over " +
+                                        std::to_string(kMaxKeyFileBytes) + " bytes");
+    }
+  }
+  if (n < 0) return unreadable;
+  auto box = FromKeyText(content);
   if (!box.ok()) {
     return Status::FailedPrecondition("secrets key file '" + path + "': " + box.status().message());
   }

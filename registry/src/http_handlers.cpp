@@ -488,18 +488,28 @@ void MountRegistryRoutes(HttpServer& server, Registry& registry) {
       if (Status s = handler(registry, req, res); !s.ok()) res.SetError(s);
     };
   };
+  // Every write names one service's instance: a scoped token may only make
+  // it for a service of its own (deregistering another's is an operator's).
+  auto bind_write = [&registry](Status (*handler)(Registry&, const HttpRequest&, HttpResponse&)) {
+    return [&registry, handler](const HttpRequest& req, HttpResponse& res) {
+      Status s = CheckScope(req.principal, req.PathParam("service"), ScopeTarget::kService);
+      if (s.ok()) s = handler(registry, req, res);
+      if (!s.ok()) res.SetError(s);
+    };
+  };
   const RouteOptions agent_write{Access::kAgent, kMaxWriteBodyBytes};
   server.Route("PUT", "/api/v1/services/{service}/instances/{id}", agent_write,
-               bind(HandleRegister));
+               bind_write(HandleRegister));
   // The hot path: a heartbeat that only renews the lease touches memory only
   // (it writes to disk when the reported health changes, rarely), so it runs
   // on the I/O thread, as do the reads below.
   server.Route("PUT", "/api/v1/services/{service}/instances/{id}/heartbeat",
-               {Access::kAgent, kMaxWriteBodyBytes, /*nonblocking=*/true}, bind(HandleHeartbeat));
+               {Access::kAgent, kMaxWriteBodyBytes, /*nonblocking=*/true},
+               bind_write(HandleHeartbeat));
   server.Route("DELETE", "/api/v1/services/{service}/instances/{id}", agent_write,
-               bind(HandleDeregister));
+               bind_write(HandleDeregister));
   server.Route("PUT", "/api/v1/services/{service}/instances/{id}/maintenance",
-               {Access::kOperate, kMaxWriteBodyBytes}, bind(HandleMaintenance));
+               {Access::kOperate, kMaxWriteBodyBytes}, bind_write(HandleMaintenance));
   const RouteOptions read_in_memory{Access::kRead, 0, /*nonblocking=*/true};
   server.Route("GET", "/api/v1/services", read_in_memory, bind(HandleList));
   server.Route("GET", "/api/v1/events", read_in_memory, bind(HandleEvents));

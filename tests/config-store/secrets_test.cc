@@ -1,5 +1,7 @@
 #include "hive/config_store/secrets.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -62,9 +64,36 @@ TEST(SecretBoxTest, LoadKeyFileNamesTheFile) {
   EXPECT_EQ(missing.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(missing.status().message().find(path), std::string::npos);
   std::ofstream(path) << "garbage\n";
+  ::chmod(path.c_str(), 0600);
   EXPECT_NE(SecretBox::LoadKeyFile(path).status().message().find(path), std::string::npos);
   std::ofstream(path) << kHexKey << "\n";
   EXPECT_TRUE(SecretBox::LoadKeyFile(path).ok());
+}
+
+TEST(SecretBoxTest, AKeyFileOthersCanReadIsRefused) {
+  hive::testing::TempDir dir;
+  const std::string path = dir.path() + "/secrets.key";
+  std::ofstream(path) << kHexKey << "\n";
+  for (mode_t mode : {0644, 0604, 0660, 0602}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    auto refused = SecretBox::LoadKeyFile(path);
+    EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << std::oct << mode;
+    EXPECT_NE(refused.status().message().find("may be read or changed by other users"),
+              std::string::npos)
+        << refused.status().message();
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  EXPECT_NE(SecretBox::LoadKeyFile(path).status().message().find("(mode 0644): chmod 600"),
+            std::string::npos);
+  for (mode_t mode : {0600, 0640, 0400}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    EXPECT_TRUE(SecretBox::LoadKeyFile(path).ok()) << std::oct << mode;
+  }
+  // A big file is not a key, and is not read to its end.
+  std::ofstream(path) << std::string(1 << 20, 'a');
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_NE(SecretBox::LoadKeyFile(path).status().message().find("is not a key"),
+            std::string::npos);
 }
 
 }  // namespace

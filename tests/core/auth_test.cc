@@ -60,5 +60,61 @@ TEST(TokenAuthenticatorTest, ClearErrors) {
   EXPECT_FALSE(TokenAuthenticator::LoadFile(WriteTemp("empty.yaml", "tokens: []\n")).ok());
 }
 
+TEST(TokenScopeTest, AScopedTokenActsOnlyForItsServices) {
+  auto auth = TokenAuthenticator::Load(
+      "tokens:\n"
+      "  - {name: payments-agent, role: agent, token: p, services: [payments, ledger, payments]}\n"
+      "  - {name: fleet-agent, role: agent, token: f}\n",
+      "test tokens");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  std::optional<Principal> scoped = auth->Authenticate("p");
+  ASSERT_TRUE(scoped.has_value());
+  ASSERT_TRUE(scoped->scoped());
+  EXPECT_EQ(*scoped->services, (std::vector<std::string>{"ledger", "payments"}));
+  EXPECT_TRUE(scoped->MayActFor("payments"));
+  EXPECT_TRUE(scoped->MayActFor("ledger"));
+  EXPECT_FALSE(scoped->MayActFor("orders"));
+  EXPECT_FALSE(scoped->MayActFor("payment"));
+  EXPECT_TRUE(CheckScope(*scoped, "ledger", ScopeTarget::kService).ok());
+  Status refused = CheckScope(*scoped, "orders", ScopeTarget::kApplication);
+  EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.message(),
+            "token 'payments-agent' may not act for application 'orders'; it is scoped to: "
+            "ledger, payments");
+
+  std::optional<Principal> fleet = auth->Authenticate("f");
+  ASSERT_TRUE(fleet.has_value());
+  EXPECT_FALSE(fleet->scoped());
+  EXPECT_TRUE(fleet->MayActFor("orders"));
+  EXPECT_TRUE(Principal{}.MayActFor("anything"));  // the anonymous admin
+
+  std::vector<Principal> all = auth->Principals();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "fleet-agent");
+  EXPECT_EQ(all[1].name, "payments-agent");
+}
+
+TEST(TokenScopeTest, BadScopesAreRefusedAtLoad) {
+  auto empty = TokenAuthenticator::Load(
+      "tokens:\n  - {name: a, role: agent, token: t, services: []}\n", "tokens.yaml");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("entry 1 (a)"), std::string::npos)
+      << empty.status().message();
+  EXPECT_NE(empty.status().message().find("non-empty list"), std::string::npos);
+  auto bad_name = TokenAuthenticator::Load(
+      "tokens:\n  - {name: a, role: agent, token: t, services: [Payments]}\n", "tokens.yaml");
+  ASSERT_FALSE(bad_name.ok());
+  EXPECT_NE(bad_name.status().message().find("invalid service name 'Payments'"),
+            std::string::npos)
+      << bad_name.status().message();
+  EXPECT_FALSE(TokenAuthenticator::Load(
+                   "tokens:\n  - {name: a, role: agent, token: t, services: payments}\n", "t")
+                   .ok());
+  EXPECT_FALSE(TokenAuthenticator::Load(
+                   "tokens:\n  - {name: a, role: agent, token: t, services: [[x]]}\n", "t")
+                   .ok());
+  EXPECT_FALSE(TokenAuthenticator::Load("- just a list\n", "t").ok());
+}
+
 }  // namespace
 }  // namespace hive

@@ -19,12 +19,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-std::unique_ptr<HttpClient> ClientFor(const std::string& url) {
-  HttpClientOptions o;
-  o.base_url = url;
-  return std::move(HttpClient::Create(o).value());
-}
-
 json GetJson(HttpClient& c, const std::string& target) {
   auto r = c.Get(target);
   if (!r.ok() || r->status != 200) return json();

@@ -1,12 +1,13 @@
 // Starting hive's own binaries for integration tests: hived on port 0 with
 // its address (and scheme: https with --tls-cert) read back from its
-// "listening" log line.
+// "listening" log line; a client for it, and the check of a JSON error.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "hive/core/http_client.h"
 #include "process.h"
 
 namespace hive::testing {
@@ -26,5 +27,12 @@ class HivedProcess {
   std::unique_ptr<ChildProcess> process_;
   std::string url_;
 };
+
+// A keep-alive client of `url`, with `token` as its bearer token if given.
+std::unique_ptr<HttpClient> ClientFor(const std::string& url, std::string token = "");
+
+// Expects an answer with `status` and a JSON error body ({"error": {"code",
+// "message"}}); `what` names the request in failures.
+void ExpectJsonError(const Result<HttpClientResponse>& r, int status, const std::string& what);
 
 }  // namespace hive::testing

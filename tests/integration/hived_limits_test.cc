@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -55,10 +56,6 @@ double CpuSeconds(pid_t pid) {
 }
 
 int PortOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
-
-std::unique_ptr<HttpClient> ClientFor(const std::string& url, std::string token = "") {
-  return std::move(HttpClient::Create({.base_url = url, .bearer_token = std::move(token)}).value());
-}
 
 // How long one GET takes, or a minute when it fails.
 milliseconds Latency(HttpClient& c, const std::string& target) {
@@ -178,6 +175,8 @@ class HivedBrowserTest : public HivedLimitsTest {
   void SetUp() override {
     HivedLimitsTest::SetUp();
     std::ofstream(dir_->path() + "/secrets.key") << std::string(64, 'a') << "\n";
+    std::filesystem::permissions(dir_->path() + "/secrets.key",
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     Start({"--secrets-key-file", dir_->path() + "/secrets.key"});
     auto c = ClientFor(hived_->url());
     for (const char* body : {R"({"db.password":"{secret}hunter2","failure_rate":0.02})",

@@ -2,7 +2,9 @@
 // and clean shutdown.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -10,40 +12,10 @@
 #include "hive_processes.h"
 
 namespace hive::testing {
-
-HivedProcess::HivedProcess(const std::string& dir, std::vector<std::string> extra_args) {
-  std::vector<std::string> argv = {BinaryPath("hived/hived"), "--listen", "127.0.0.1:0",
-                                   "--data-dir", dir + "/data"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  process_ = std::make_unique<ChildProcess>(argv, dir + "/hived");
-  auto line = process_->WaitForLine("\"msg\":\"listening\"", true, std::chrono::seconds(15));
-  if (!line) return;
-  auto j = nlohmann::json::parse(*line, nullptr, false);
-  if (j.is_object() && j.contains("addr")) {
-    url_ = j.value("scheme", "http") + "://" + j["addr"].get<std::string>();
-  }
-}
-
 namespace {
 
 using nlohmann::json;
 using std::chrono::seconds;
-
-std::unique_ptr<HttpClient> ClientFor(const std::string& url, std::string token = "") {
-  HttpClientOptions o;
-  o.base_url = url;
-  o.bearer_token = std::move(token);
-  return std::move(HttpClient::Create(o).value());
-}
-
-void ExpectJsonError(const Result<HttpClientResponse>& r, int status, const std::string& what) {
-  ASSERT_TRUE(r.ok()) << what;
-  EXPECT_EQ(r->status, status) << what << ": " << r->body;
-  json j = json::parse(r->body, nullptr, false);
-  ASSERT_TRUE(j.is_object() && j.contains("error")) << what << ": " << r->body;
-  EXPECT_TRUE(j["error"]["code"].is_string()) << what;
-  EXPECT_FALSE(j["error"]["message"].get<std::string>().empty()) << what;
-}
 
 TEST(HivedTest, GarbageGetsJsonErrorsAndHivedKeepsServing) {
   const std::string dir = MakeTestDir();
@@ -145,6 +117,28 @@ TEST(HivedTest, RefusesAnOpenNonLoopbackBind) {
 
 // Every flag of the HTTP layer answers a bad value with exit 2 and its name,
 // before anything is opened.
+TEST(HivedTest, KeepsItsSecretsFromOtherUsers) {
+  const std::string dir = MakeTestDir();
+  const std::string key = dir + "/secrets.key";
+  std::ofstream(key) << std::string(64, 'c') << "\n";
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  auto exposed = RunCommand({BinaryPath("hived/hived"), "--listen", "127.0.0.1:0", "--data-dir",
+                             dir + "/data", "--secrets-key-file", key});
+  EXPECT_EQ(exposed.exit_code, 1);
+  EXPECT_NE(exposed.err.find("may be read or changed by other users (mode 0644)"),
+            std::string::npos)
+      << exposed.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/data/config.db"));
+
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  HivedProcess hived(dir, {"--secrets-key-file", key});
+  ASSERT_FALSE(hived.url().empty()) << hived.process().Stderr();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/data").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(hived.process().Signal(SIGTERM, seconds(15)), 0);
+}
+
 TEST(HivedTest, BadHttpFlagsAreUsageErrors) {
   const std::string dir = MakeTestDir();
   for (const std::vector<std::string>& flag :

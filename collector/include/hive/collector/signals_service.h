@@ -97,13 +97,14 @@ class SignalsService {
   void HandleIngestSpans(const HttpRequest& req, HttpResponse& res);
   void HandleIngestMetrics(const HttpRequest& req, HttpResponse& res);
   // Stores the body of one OTLP/HTTP export and returns the JSON answer.
-  using OtlpIngest = Result<std::string> (SignalsService::*)(std::string_view body);
+  using OtlpIngest = Result<std::string> (SignalsService::*)(std::string_view body,
+                                                             const Principal& who);
   // An OTLP/HTTP export of one signal: JSON encoding only, throttled like the
   // other ingests, counted by signal and HTTP status.
   void HandleOtlp(const HttpRequest& req, HttpResponse& res, const char* signal, OtlpIngest ingest);
-  Result<std::string> IngestOtlpTraces(std::string_view body);
-  Result<std::string> IngestOtlpLogs(std::string_view body);
-  Result<std::string> IngestOtlpMetrics(std::string_view body);
+  Result<std::string> IngestOtlpTraces(std::string_view body, const Principal& who);
+  Result<std::string> IngestOtlpLogs(std::string_view body, const Principal& who);
+  Result<std::string> IngestOtlpMetrics(std::string_view body, const Principal& who);
   void HandleGraph(const HttpRequest& req, HttpResponse& res);
   void HandleTraffic(const HttpRequest& req, HttpResponse& res);
   void HandleDependencies(const HttpRequest& req, HttpResponse& res);

@@ -47,6 +47,9 @@ class Gauge;
 
 namespace hive::config_store {
 
+// The application whose layers every effective configuration starts from.
+inline constexpr std::string_view kSharedApplication = "application";
+
 inline constexpr size_t kMaxMessageBytes = 1024;
 inline constexpr size_t kMaxDocumentBytes = 1u << 20;
 

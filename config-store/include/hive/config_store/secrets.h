@@ -25,8 +25,9 @@ class SecretBox {
   // `text` is the key as 64 hex digits or base64 (surrounding whitespace is
   // ignored). InvalidArgument when it is not exactly 32 bytes.
   static Result<SecretBox> FromKeyText(std::string_view text);
-  // FailedPrecondition naming the file when it cannot be read or holds no
-  // valid key.
+  // FailedPrecondition naming the file when it cannot be read, holds no
+  // valid key, or may be read by others or changed by anyone but its owner
+  // (any "other" permission bit, or group write).
   static Result<SecretBox> LoadKeyFile(const std::string& path);
 
   // Internal only when OpenSSL fails.
