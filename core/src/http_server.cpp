@@ -543,8 +543,17 @@ HttpServer::HttpServer(HttpServerOptions options)
           AppendJsonString(body, req.principal.name);
           body += ",\"role\":";
           AppendJsonString(body, RoleName(req.principal.role));
-          body += req.principal.authenticated ? ",\"authenticated\":true}"
-                                              : ",\"authenticated\":false}";
+          body += req.principal.authenticated ? ",\"authenticated\":true"
+                                              : ",\"authenticated\":false";
+          if (req.principal.scoped()) {
+            body += ",\"services\":[";
+            for (const std::string& s : *req.principal.services) {
+              if (body.back() != '[') body += ',';
+              AppendJsonString(body, s);
+            }
+            body += ']';
+          }
+          body += '}';
           res.SetJson(std::move(body));
         });
   Route("GET", "/metrics", {Access::kRead},

@@ -230,6 +230,17 @@ TEST_F(HttpServerTest, WhoamiNamesTheCallerAndRole) {
             json::parse(R"({"name":"ops-alice","role":"operator","authenticated":true})"));
 }
 
+TEST_F(HttpServerTest, WhoamiListsTheServicesOfAScopedToken) {
+  auto auth = std::make_shared<TokenAuthenticator>();
+  ASSERT_TRUE(auth->Add("pay-1", Role::kAgent, "p-token", {"payments", "ledger"}).ok());
+  StartServer(auth);
+  auto r = Client("p-token")->Get("/api/v1/whoami");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body), json::parse(R"({"name":"pay-1","role":"agent",)"
+                                              R"("authenticated":true,)"
+                                              R"("services":["ledger","payments"]})"));
+}
+
 TEST_F(HttpServerTest, WhoamiWithoutTokensIsTheAnonymousAdmin) {
   StartServer();
   auto r = Client()->Get("/api/v1/whoami");
