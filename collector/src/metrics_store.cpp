@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
-#include <regex>
 
 #include "hive/core/text.h"
+#include "user_regex.h"
 
 namespace hive::collector {
 namespace {
@@ -59,27 +59,12 @@ Labels WithOrigin(const Labels& scraped, std::string_view service, std::string_v
   return labels;
 }
 
-struct CompiledMatcher {
-  const LabelMatcher* matcher;
-  std::optional<std::regex> re;
-};
-
-bool Matches(const CompiledMatcher& m, const Labels& labels) {
-  std::string value;
+// The value of label `name` ("" when absent).
+std::string_view ValueOf(const Labels& labels, std::string_view name) {
   for (const auto& [n, v] : labels) {
-    if (n == m.matcher->name) value = v;
+    if (n == name) return v;
   }
-  switch (m.matcher->op) {
-    case MatchOp::kEqual:
-      return value == m.matcher->value;
-    case MatchOp::kNotEqual:
-      return value != m.matcher->value;
-    case MatchOp::kRegex:
-      return std::regex_match(value, *m.re);
-    case MatchOp::kNotRegex:
-      return !std::regex_match(value, *m.re);
-  }
-  return false;
+  return {};
 }
 
 // A family seen without TYPE or HELP keeps what an earlier scrape said of it.
@@ -190,6 +175,64 @@ Result<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text) {
   return out;
 }
 
+struct LabelSelector::Compiled {
+  LabelMatcher matcher;
+  std::unique_ptr<re2::RE2> re;  // for kRegex and kNotRegex
+};
+
+LabelSelector::LabelSelector(std::vector<Compiled> matchers) : matchers_(std::move(matchers)) {}
+LabelSelector::LabelSelector(LabelSelector&&) noexcept = default;
+LabelSelector& LabelSelector::operator=(LabelSelector&&) noexcept = default;
+LabelSelector::~LabelSelector() = default;
+
+Result<LabelSelector> LabelSelector::Compile(std::vector<LabelMatcher> matchers) {
+  std::stable_partition(matchers.begin(), matchers.end(), [](const LabelMatcher& m) {
+    return m.op == MatchOp::kEqual || m.op == MatchOp::kNotEqual;
+  });
+  std::vector<Compiled> compiled;
+  compiled.reserve(matchers.size());
+  for (LabelMatcher& m : matchers) {
+    Compiled c{std::move(m), nullptr};
+    if (c.matcher.op == MatchOp::kRegex || c.matcher.op == MatchOp::kNotRegex) {
+      Result<std::unique_ptr<RE2>> re = CompileUserRegex(c.matcher.value);
+      if (!re.ok()) return re.status().WithContext("label '" + c.matcher.name + "'");
+      c.re = std::move(*re);
+    }
+    compiled.push_back(std::move(c));
+  }
+  return LabelSelector(std::move(compiled));
+}
+
+bool LabelSelector::Matches(const Labels& labels) const {
+  for (const Compiled& c : matchers_) {
+    const std::string_view value = ValueOf(labels, c.matcher.name);
+    bool ok = false;
+    switch (c.matcher.op) {
+      case MatchOp::kEqual:
+        ok = value == c.matcher.value;
+        break;
+      case MatchOp::kNotEqual:
+        ok = value != c.matcher.value;
+        break;
+      case MatchOp::kRegex:
+        ok = RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *c.re);
+        break;
+      case MatchOp::kNotRegex:
+        ok = !RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *c.re);
+        break;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A series as a query sees it, copied out of the index under the lock.
+struct MetricsStore::Candidate {
+  int64_t id = 0;
+  std::shared_ptr<const Labels> labels;
+  bool gauge = false;
+};
+
 Result<std::unique_ptr<MetricsStore>> MetricsStore::Open(MetricsStoreOptions options) {
   auto db = SqliteDb::Open(options.path);
   if (!db.ok()) {
@@ -231,7 +274,7 @@ Status MetricsStore::LoadLocked() {
     auto parsed = ParseSeriesKey(key);
     if (!parsed.ok()) return parsed.status();
     info.name = std::move(parsed->first);
-    info.labels = std::move(parsed->second);
+    info.labels = std::make_shared<const Labels>(std::move(parsed->second));
     info.family = series->ColumnText(2);
     if (!series->ColumnIsNull(3)) {
       info.has_sample = true;
@@ -290,7 +333,7 @@ Result<size_t> MetricsStore::Append(std::string_view service, std::string_view i
         fresh.id = id = db_->LastInsertRowId();
         fresh.name = sample.name;
         fresh.family = sample.family;
-        fresh.labels = std::move(labels);
+        fresh.labels = std::make_shared<const Labels>(std::move(labels));
         added_index[key] = new_series.size();
         new_series.emplace_back(key, std::move(fresh));
       }
@@ -335,6 +378,18 @@ Result<size_t> MetricsStore::Append(std::string_view service, std::string_view i
   return exposition.samples.size();
 }
 
+std::vector<MetricsStore::Candidate> MetricsStore::CandidatesOf(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  std::vector<Candidate> out;
+  for (const auto& [key, info] : series_) {
+    if (info.name != name) continue;
+    auto f = families_.find(info.family);
+    out.push_back(
+        {info.id, info.labels, f != families_.end() && f->second.type == MetricType::kGauge});
+  }
+  return out;
+}
+
 Result<std::vector<QueriedSeries>> MetricsStore::Query(const MetricsQuery& q) {
   if (!IsValidMetricName(q.name)) {
     return Status::InvalidArgument("'name' must be a metric name, got '" + q.name.substr(0, 60) +
@@ -347,39 +402,29 @@ Result<std::vector<QueriedSeries>> MetricsStore::Query(const MetricsQuery& q) {
                                    " per series; use a larger step");
   }
   if (q.rate && q.range_ms <= 0) return Status::InvalidArgument("'range' must be positive");
-  std::vector<CompiledMatcher> matchers;
-  for (const LabelMatcher& m : q.matchers) {
-    CompiledMatcher c{&m, std::nullopt};
-    if (m.op == MatchOp::kRegex || m.op == MatchOp::kNotRegex) {
-      try {
-        c.re.emplace(m.value, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return Status::InvalidArgument("bad regex for label '" + m.name + "': " + e.what());
-      }
-    }
-    matchers.push_back(std::move(c));
-  }
+  Result<LabelSelector> selector = LabelSelector::Compile(q.matchers);
+  if (!selector.ok()) return selector.status();
 
-  std::lock_guard lock(mu_);
-  std::vector<const SeriesInfo*> selected;
-  for (const auto& [key, info] : series_) {
-    if (info.name != q.name) continue;
-    bool ok = true;
-    for (const CompiledMatcher& m : matchers) {
-      try {
-        ok = ok && Matches(m, info.labels);
-      } catch (const std::regex_error& e) {
-        return Status::InvalidArgument(std::string("regex too complex: ") + e.what());
-      }
+  // Matching runs on a snapshot, without the store's lock: copying out the
+  // candidates (ids, shared labels) is cheap, while matching is the one step
+  // whose cost a reader's pattern sets. With
+  // the lock held it would stop ingest and Export for as long; a per-series
+  // lock would buy nothing more, since series never change their labels.
+  const std::vector<Candidate> candidates = CandidatesOf(q.name);
+  const TimePoint deadline = options_.clock->Now() + options_.match_timeout;
+  std::vector<Candidate> selected;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (options_.clock->Now() > deadline) {
+      return Status::InvalidArgument(
+          "matching the labels took over " + FormatDuration(options_.match_timeout) + " (" +
+          std::to_string(i) + " of " + std::to_string(candidates.size()) +
+          " series); narrow the query with an equality matcher such as service=\"...\"");
     }
-    if (!ok) continue;
-    if (q.rate) {
-      auto f = families_.find(info.family);
-      if (f != families_.end() && f->second.type == MetricType::kGauge) {
-        return Status::InvalidArgument("rate applies to counters; '" + q.name + "' is a gauge");
-      }
+    if (!selector->Matches(*candidates[i].labels)) continue;
+    if (q.rate && candidates[i].gauge) {
+      return Status::InvalidArgument("rate applies to counters; '" + q.name + "' is a gauge");
     }
-    selected.push_back(&info);
+    selected.push_back(candidates[i]);
   }
   if (selected.size() > kMaxQuerySeries) {
     return Status::InvalidArgument("the query selects " + std::to_string(selected.size()) +
@@ -387,17 +432,22 @@ Result<std::vector<QueriedSeries>> MetricsStore::Query(const MetricsQuery& q) {
                                    " (add matchers)");
   }
   std::sort(selected.begin(), selected.end(),
-            [](const SeriesInfo* a, const SeriesInfo* b) { return a->labels < b->labels; });
+            [](const Candidate& a, const Candidate& b) { return *a.labels < *b.labels; });
+  return ReadSeries(q, selected);
+}
 
+Result<std::vector<QueriedSeries>> MetricsStore::ReadSeries(
+    const MetricsQuery& q, const std::vector<Candidate>& selected) {
   int64_t lookback = q.rate ? q.range_ms : kLookbackMs;
+  std::lock_guard lock(mu_);
   auto read = db_->Prepare(
       "SELECT ts_ms, value FROM samples WHERE series_id = ? AND ts_ms > ? AND ts_ms <= ? "
       "ORDER BY ts_ms");
   if (!read.ok()) return read.status();
   std::vector<QueriedSeries> out;
-  for (const SeriesInfo* info : selected) {
+  for (const Candidate& c : selected) {
     read->Reset();
-    read->Bind(1, info->id).Bind(2, q.start_ms - lookback).Bind(3, q.end_ms);
+    read->Bind(1, c.id).Bind(2, q.start_ms - lookback).Bind(3, q.end_ms);
     std::vector<MetricPoint> samples;
     while (true) {
       Result<bool> row = read->Step();
@@ -405,7 +455,7 @@ Result<std::vector<QueriedSeries>> MetricsStore::Query(const MetricsQuery& q) {
       if (!*row) break;
       samples.push_back({read->ColumnInt(0), read->ColumnDouble(1)});
     }
-    QueriedSeries series{info->name, info->labels, {}};
+    QueriedSeries series{q.name, *c.labels, {}};
     size_t first = 0;  // first sample inside (t - lookback, t]
     size_t last = 0;   // one past the last sample <= t
     for (int64_t t = q.start_ms; t <= q.end_ms; t += q.step_ms) {
@@ -433,7 +483,7 @@ std::string MetricsStore::Export() {
   std::vector<std::pair<ExportKey, const SeriesInfo*>> ordered;
   ordered.reserve(fresh.size());
   for (const SeriesInfo* info : fresh) {
-    ordered.emplace_back(ExportKeyOf(info->family, info->name, info->labels), info);
+    ordered.emplace_back(ExportKeyOf(info->family, info->name, *info->labels), info);
   }
   std::sort(ordered.begin(), ordered.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -447,7 +497,7 @@ std::string MetricsStore::Export() {
       family.name = info->family;
       AppendFamilyHeader(out, family);
     }
-    AppendSampleLine(out, info->name, info->labels, info->last_value);
+    AppendSampleLine(out, info->name, *info->labels, info->last_value);
   }
   return out;
 }

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <future>
+#include <thread>
+
 #include "temp_dir.h"
 
 namespace hive::collector {
@@ -13,11 +19,11 @@ class MetricsStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
   void TearDown() override { store_.reset(); }
-  void Open() {
+  void Open(Clock* clock = nullptr) {
     store_.reset();
     MetricsStoreOptions o;
     o.path = dir_ / "metrics.db";
-    o.clock = &clock_;
+    o.clock = clock != nullptr ? clock : &clock_;
     auto s = MetricsStore::Open(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
@@ -27,6 +33,15 @@ class MetricsStoreTest : public ::testing::Test {
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
     Result<size_t> stored = store_->Append(service, instance, *parsed);
     ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  }
+  Result<std::vector<QueriedSeries>> QueryLast(std::string name, std::string_view matchers) {
+    MetricsQuery q;
+    q.name = std::move(name);
+    q.start_ms = q.end_ms = NowMs();
+    Result<std::vector<LabelMatcher>> m = ParseLabelMatchers(matchers);
+    if (!m.ok()) return m.status();
+    q.matchers = *m;
+    return store_->Query(q);
   }
   int64_t NowMs() const { return ToUnixNanos(clock_.Now()) / 1'000'000; }
 
@@ -175,6 +190,131 @@ TEST_F(MetricsStoreTest, SurvivesReopen) {
             "up_total{instance=\"orders-1\",service=\"orders\"} 5\n");
   Push("orders", "orders-1", "up_total 6\n");
   EXPECT_EQ(store_->series_count(), 1u);
+}
+
+std::vector<std::string> ValuesOf(const Result<std::vector<QueriedSeries>>& r,
+                                  const std::string& label) {
+  std::vector<std::string> out;
+  if (!r.ok()) return out;
+  for (const QueriedSeries& s : *r) {
+    for (const auto& [n, v] : s.labels) {
+      if (n == label) out.push_back(v);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(MetricsStoreTest, RegexMatchersAreRe2AndFullyAnchored) {
+  Push("orders", "orders-1", "# TYPE temp gauge\ntemp{room=\"ab\"} 1\ntemp{room=\"a\"} 2\n");
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ValuesOf(QueryLast("temp", R"(room=~"a")"), "room"), V{"a"});
+  EXPECT_EQ(ValuesOf(QueryLast("temp", R"(room=~"a.*")"), "room"), (V{"a", "ab"}));
+  EXPECT_EQ(ValuesOf(QueryLast("temp", R"(room!~"a")"), "room"), V{"ab"});
+  EXPECT_EQ(ValuesOf(QueryLast("temp", R"(room=~"b")"), "room"), V{});
+  EXPECT_EQ(ValuesOf(QueryLast("temp", R"({room=~"a|ab",room!="a"})"), "room"), V{"ab"});
+  // An absent label reads as "".
+  EXPECT_EQ(ValuesOf(QueryLast("temp", R"(zone=~"")"), "room"), (V{"a", "ab"}));
+
+  for (std::string_view unsupported : {R"m(room=~"(a)\\1")m", R"m(room=~"(?=a)")m"}) {
+    auto r = QueryLast("temp", unsupported);
+    EXPECT_TRUE(r.status().IsInvalidArgument()) << unsupported;
+    EXPECT_NE(r.status().message().find("label 'room': bad regex"), std::string::npos)
+        << r.status().ToString();
+  }
+  auto large = QueryLast("temp", R"(room=~".{1000}.{1000}")");
+  EXPECT_TRUE(large.status().IsInvalidArgument());
+  EXPECT_NE(large.status().message().find("instructions"), std::string::npos)
+      << large.status().ToString();
+}
+
+// Issue 12: under std::regex, (.*)*Z ran past 20 s (holding the store's lock)
+// and a 100 KB value against (a|b)* overflowed the stack.
+TEST_F(MetricsStoreTest, PathologicalPatternsMatchInLinearTime) {
+  std::string text = "# TYPE g gauge\n";
+  for (int i = 0; i < 2'000; ++i) {
+    text += "g{path=\"/" + std::string(2'000, 'a') + std::to_string(i) + "\"} 1\n";
+  }
+  std::string ab(100'000, 'a');
+  for (size_t i = 0; i < ab.size(); i += 3) ab[i] = 'b';
+  text += "g{path=\"" + ab + "\"} 1\n";
+  Push("svc", "", text);
+
+  auto none = QueryLast("g", R"(path=~"(.*)*Z")");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  auto ab_only = QueryLast("g", R"(path=~"(a|b)*")");
+  ASSERT_TRUE(ab_only.ok()) << ab_only.status().ToString();
+  EXPECT_EQ(ValuesOf(ab_only, "path"), std::vector<std::string>{ab});
+}
+
+// A clock that, at its second read on `thread`, runs `during` first. A query
+// reads its clock as it matches each series (for the match timeout), so
+// `during` runs in the middle of matching.
+class MidQueryClock final : public Clock {
+ public:
+  MidQueryClock(Clock* base, std::thread::id thread, std::function<void()> during)
+      : base_(base), thread_(thread), during_(std::move(during)) {}
+  TimePoint Now() const override {
+    if (std::this_thread::get_id() == thread_ && reads_.fetch_add(1) == 1) during_();
+    return base_->Now();
+  }
+
+ private:
+  Clock* base_;
+  std::thread::id thread_;
+  std::function<void()> during_;
+  mutable std::atomic<int> reads_{0};
+};
+
+// Issue 12: a query held the store's lock while it matched, so ingest (and
+// shutdown) waited for the slowest pattern. Now ingest completes while a
+// query is in the middle of matching.
+TEST_F(MetricsStoreTest, IngestCompletesWhileAQueryMatches) {
+  bool ingested_mid_query = false;
+  MidQueryClock clock(&clock_, std::this_thread::get_id(), [&] {
+    auto ingest = std::async(std::launch::async, [&] { Push("late", "", "g{x=\"new\"} 1\n"); });
+    // Generous: only a store that holds its lock while matching waits here.
+    ingested_mid_query = ingest.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  });
+  Open(&clock);
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "g{x=\"" + std::to_string(i) + "\"} 1\n";
+  Push("svc", "", text);
+  MetricsQuery q;
+  q.name = "g";
+  q.start_ms = q.end_ms = NowMs();
+  q.matchers = *ParseLabelMatchers(R"(x=~"(.*)*Z")");
+  Result<std::vector<QueriedSeries>> r = store_->Query(q);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(ingested_mid_query);
+  EXPECT_EQ(store_->series_count(), 101u);
+}
+
+// A clock that moves one second at every read.
+class TickingClock final : public Clock {
+ public:
+  TimePoint Now() const override {
+    return TimePoint(std::chrono::seconds(1'700'000'000 + ticks_++));
+  }
+
+ private:
+  mutable std::atomic<int64_t> ticks_{0};
+};
+
+TEST_F(MetricsStoreTest, MatchingPastTheTimeoutIsRefused) {
+  TickingClock clock;
+  Open(&clock);
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += "g{x=\"" + std::to_string(i) + "\"} 1\n";
+  Push("svc", "", text);
+  MetricsQuery q;
+  q.name = "g";
+  q.start_ms = q.end_ms = ToUnixNanos(clock.Now()) / 1'000'000;
+  q.matchers = *ParseLabelMatchers(R"(x=~".+")");
+  Result<std::vector<QueriedSeries>> r = store_->Query(q);
+  EXPECT_TRUE(r.status().IsInvalidArgument());
+  EXPECT_NE(r.status().message().find("took over 10s"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace

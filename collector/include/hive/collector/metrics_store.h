@@ -9,6 +9,8 @@
 // exported_service / exported_instance (as Prometheus does on conflicts).
 //
 // Thread-safe: one mutex over the connection and the in-memory series index.
+// A query compiles its matchers and matches labels without holding it (on a
+// snapshot of the candidate series), so no pattern can hold up ingest.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,10 @@
 #include "hive/core/sqlite.h"
 #include "hive/core/status.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace hive::collector {
 
 enum class MatchOp { kEqual, kNotEqual, kRegex, kNotRegex };
@@ -40,12 +46,37 @@ struct LabelMatcher {
 // name!~"re". Also accepts a selector "{a="x",b=~"y"}" holding several.
 Result<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text);
 
+// Label matchers ready to match: each regex compiled once with RE2 (linear
+// time, no backreferences) and fully anchored, as Prometheus anchors =~ and
+// !~. Immutable after Compile, so one selector may match on several threads.
+class LabelSelector {
+ public:
+  // InvalidArgument naming the label for a regex RE2 does not support or
+  // one that compiles to more than 10,000 instructions (docs/API.md).
+  static Result<LabelSelector> Compile(std::vector<LabelMatcher> matchers);
+  LabelSelector(LabelSelector&&) noexcept;
+  LabelSelector& operator=(LabelSelector&&) noexcept;
+  ~LabelSelector();
+
+  // Whether `labels` satisfy every matcher; an absent label reads as "".
+  bool Matches(const Labels& labels) const;
+
+ private:
+  struct Compiled;
+  explicit LabelSelector(std::vector<Compiled> matchers);
+  std::vector<Compiled> matchers_;  // equality matchers first: they are cheaper
+};
+
 struct MetricsStoreOptions {
   std::string path;  // the SQLite file; its directory must exist
   hive::Clock* clock = &hive::Clock::System();
   Duration retention = std::chrono::hours(24 * 7);
   // Export only series with a sample this recent (Prometheus' staleness).
   Duration staleness = std::chrono::minutes(5);
+  // A query whose label matching takes longer is refused: RE2 runs in linear
+  // time, but a pattern that defeats its DFA costs up to its program size per
+  // byte, over every candidate series.
+  Duration match_timeout = std::chrono::seconds(10);
 };
 
 struct MetricsQuery {
@@ -88,8 +119,8 @@ class MetricsStore {
   // Series named q.name matching every matcher, with one point per step from
   // start to end: the latest sample at most 5 minutes old (or, with rate,
   // the per-second increase over range_ms; steps without data are left out).
-  // InvalidArgument for a bad range, a bad regex, too many points or rate on
-  // a gauge.
+  // InvalidArgument for a bad range, a bad regex, too many points, rate on
+  // a gauge or matching past match_timeout.
   Result<std::vector<QueriedSeries>> Query(const MetricsQuery& q);
 
   // The latest sample of every fresh series, grouped by family with HELP and
@@ -103,14 +134,21 @@ class MetricsStore {
     int64_t id = 0;
     std::string name;
     std::string family;
-    Labels labels;
+    // Shared with query snapshots, which match them without the lock.
+    std::shared_ptr<const Labels> labels;
     int64_t last_ts_ms = 0;
     double last_value = 0;
     bool has_sample = false;
   };
+  struct Candidate;
   MetricsStore(MetricsStoreOptions options, std::unique_ptr<SqliteDb> db)
       : options_(std::move(options)), db_(std::move(db)) {}
   Status LoadLocked();
+  // The series named `name`, with what matching needs: a snapshot.
+  std::vector<Candidate> CandidatesOf(const std::string& name) const;
+  // The points of the selected series (the store's lock held while reading).
+  Result<std::vector<QueriedSeries>> ReadSeries(const MetricsQuery& q,
+                                                const std::vector<Candidate>& selected);
 
   MetricsStoreOptions options_;
   mutable std::mutex mu_;
