@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <set>
+#include <unordered_set>
 
 #include "hive/core/text.h"
 #include "user_regex.h"
@@ -65,6 +67,54 @@ std::string_view ValueOf(const Labels& labels, std::string_view name) {
     if (n == name) return v;
   }
   return {};
+}
+
+// "service 'orders' has 10000 series, the most allowed (--metrics-max-series-per-service)"
+std::string RefusalReason(SeriesRefusal reason, std::string_view service,
+                          const MetricSeriesLimits& limits) {
+  switch (reason) {
+    case SeriesRefusal::kTooManyLabels:
+      return "a series has more than " + std::to_string(limits.max_labels) +
+             " labels, service and instance included (--metrics-max-labels)";
+    case SeriesRefusal::kNameTooLong:
+      return "a metric or label name is longer than " + std::to_string(kMaxLabelNameBytes) +
+             " bytes";
+    case SeriesRefusal::kValueTooLong:
+      return "a label value is longer than " + std::to_string(limits.max_label_value_bytes) +
+             " bytes (--metrics-max-label-value)";
+    case SeriesRefusal::kServiceLimit:
+      return "service '" + std::string(service) + "' has " +
+             std::to_string(limits.max_series_per_service) +
+             " series, the most allowed (--metrics-max-series-per-service)";
+    case SeriesRefusal::kStoreLimit:
+      return "the store holds " + std::to_string(limits.max_series) +
+             " series, the most allowed (--metrics-max-series)";
+  }
+  return "";
+}
+
+bool IsCap(SeriesRefusal reason) {
+  return reason == SeriesRefusal::kServiceLimit || reason == SeriesRefusal::kStoreLimit;
+}
+
+// The AppendSummary::refusal for what was refused, naming the first reason
+// in SeriesRefusal's order: labels past a limit are the sender's to fix
+// (400) and come before the caps (a full store or service, 429).
+Status RefusalStatus(const AppendSummary& summary, std::string_view service,
+                     const MetricSeriesLimits& limits) {
+  size_t total = 0;
+  std::optional<SeriesRefusal> named;
+  for (size_t i = 0; i < kSeriesRefusalCount; ++i) {
+    if (summary.refused[i] == 0) continue;
+    total += summary.refused[i];
+    if (!named) named = static_cast<SeriesRefusal>(i);
+  }
+  if (!named) return Status::Ok();
+  std::string message = "refused " + std::to_string(total) + " new series (stored " +
+                        std::to_string(summary.stored) +
+                        " samples of the others): " + RefusalReason(*named, service, limits);
+  if (IsCap(*named)) return Status::ResourceExhausted(std::move(message));
+  return Status::InvalidArgument(std::move(message));
 }
 
 // A family seen without TYPE or HELP keeps what an earlier scrape said of it.
@@ -175,6 +225,22 @@ Result<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text) {
   return out;
 }
 
+std::string_view SeriesRefusalName(SeriesRefusal reason) {
+  switch (reason) {
+    case SeriesRefusal::kTooManyLabels:
+      return "too_many_labels";
+    case SeriesRefusal::kNameTooLong:
+      return "name_too_long";
+    case SeriesRefusal::kValueTooLong:
+      return "value_too_long";
+    case SeriesRefusal::kServiceLimit:
+      return "series_per_service";
+    case SeriesRefusal::kStoreLimit:
+      return "series_total";
+  }
+  return "";
+}
+
 struct LabelSelector::Compiled {
   LabelMatcher matcher;
   std::unique_ptr<re2::RE2> re;  // for kRegex and kNotRegex
@@ -233,6 +299,21 @@ struct MetricsStore::Candidate {
   bool gauge = false;
 };
 
+// Samples and series of one Append, decided under the lock before anything
+// is written: memory changes only after the commit.
+struct MetricsStore::AppendPlan {
+  // New series by key; WriteLocked sets their ids.
+  std::vector<std::pair<std::string, SeriesInfo>> fresh;
+  struct Row {
+    SeriesInfo* existing = nullptr;  // else fresh[fresh_index]
+    size_t fresh_index = 0;
+    MetricPoint point;
+  };
+  std::vector<Row> rows;
+  std::set<std::string> families;  // of the stored samples
+  AppendSummary summary;
+};
+
 Result<std::unique_ptr<MetricsStore>> MetricsStore::Open(MetricsStoreOptions options) {
   auto db = SqliteDb::Open(options.path);
   if (!db.ok()) {
@@ -274,6 +355,7 @@ Status MetricsStore::LoadLocked() {
     auto parsed = ParseSeriesKey(key);
     if (!parsed.ok()) return parsed.status();
     info.name = std::move(parsed->first);
+    info.service = std::string(ValueOf(parsed->second, "service"));
     info.labels = std::make_shared<const Labels>(std::move(parsed->second));
     info.family = series->ColumnText(2);
     if (!series->ColumnIsNull(3)) {
@@ -281,101 +363,197 @@ Status MetricsStore::LoadLocked() {
       info.last_ts_ms = series->ColumnInt(3);
       info.last_value = series->ColumnDouble(4);
     }
+    ++series_per_service_[info.service];
     series_[key] = std::move(info);
   }
   return Status::Ok();
 }
 
-Result<size_t> MetricsStore::Append(std::string_view service, std::string_view instance,
-                                    const ParsedExposition& exposition) {
+Result<AppendSummary> MetricsStore::Append(std::string_view service, std::string_view instance,
+                                           const ParsedExposition& exposition) {
   HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
   if (!instance.empty()) HIVE_RETURN_IF_ERROR(ValidateName(instance, "instance"));
   TimePoint now = options_.clock->Now();
   int64_t now_ms = ToUnixNanos(now) / 1'000'000;
 
   std::lock_guard lock(mu_);
-  // Applied to memory only after the commit, so a failed write changes nothing.
-  std::vector<std::pair<std::string, SeriesInfo>> new_series;
-  std::vector<std::pair<SeriesInfo*, MetricPoint>> updates;
-  {
-    Transaction tx(*db_);
-    if (!tx.begin_status().ok()) return Status::Unavailable(tx.begin_status().message());
-    auto put_family =
-        db_->Prepare("INSERT OR REPLACE INTO families (name, type, help) VALUES (?, ?, ?)");
-    auto put_series = db_->Prepare("INSERT INTO series (key, family) VALUES (?, ?)");
-    auto put_sample =
-        db_->Prepare("INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)");
-    if (!put_family.ok() || !put_series.ok() || !put_sample.ok()) {
-      return Status::Unavailable("cannot prepare the metrics store's statements");
-    }
-    for (const auto& [name, family] : exposition.families) {
-      if (Unannotated(family) && families_.contains(name)) continue;
-      put_family->Reset();
-      put_family->Bind(1, name).Bind(2, MetricTypeName(family.type)).Bind(3, family.help);
-      if (Status s = put_family->Run(); !s.ok()) return Status::Unavailable(s.message());
-    }
-    std::unordered_map<std::string, size_t> added_index;
-    for (const ParsedSample& sample : exposition.samples) {
-      Labels labels = WithOrigin(sample.labels, service, instance);
-      std::string key = SeriesKey(sample.name, labels);
-      int64_t id = 0;
-      SeriesInfo* info = nullptr;
-      if (auto it = series_.find(key); it != series_.end()) {
-        info = &it->second;
-        id = info->id;
-      } else if (auto a = added_index.find(key); a != added_index.end()) {
-        id = new_series[a->second].second.id;
-      } else {
-        put_series->Reset();
-        put_series->Bind(1, key).Bind(2, sample.family);
-        if (Status s = put_series->Run(); !s.ok()) return Status::Unavailable(s.message());
-        SeriesInfo fresh;
-        fresh.id = id = db_->LastInsertRowId();
-        fresh.name = sample.name;
-        fresh.family = sample.family;
-        fresh.labels = std::make_shared<const Labels>(std::move(labels));
-        added_index[key] = new_series.size();
-        new_series.emplace_back(key, std::move(fresh));
-      }
-      MetricPoint point{sample.timestamp_ms.value_or(now_ms), sample.value};
-      put_sample->Reset();
-      put_sample->Bind(1, id).Bind(2, point.ts_ms).Bind(3, point.value);
-      if (Status s = put_sample->Run(); !s.ok()) return Status::Unavailable(s.message());
-      if (info != nullptr) {
-        updates.emplace_back(info, point);
-      } else {
-        SeriesInfo& fresh = new_series[added_index[key]].second;
-        if (!fresh.has_sample || point.ts_ms >= fresh.last_ts_ms) {
-          fresh.has_sample = true;
-          fresh.last_ts_ms = point.ts_ms;
-          fresh.last_value = point.value;
-        }
-      }
-    }
-    if (Status s = tx.Commit(); !s.ok()) return Status::Unavailable(s.message());
-  }
-  for (const auto& [name, family] : exposition.families) {
-    if (!Unannotated(family) || !families_.contains(name)) families_[name] = family;
-  }
-  for (auto& [info, point] : updates) {
-    if (!info->has_sample || point.ts_ms >= info->last_ts_ms) {
-      info->has_sample = true;
-      info->last_ts_ms = point.ts_ms;
-      info->last_value = point.value;
-    }
-  }
-  for (auto& [key, info] : new_series) series_.emplace(key, std::move(info));
-
+  // Before the plan, so that series which left the retention make room.
   if (now - last_prune_ >= kPruneEvery) {
     last_prune_ = now;
-    auto del = db_->Prepare("DELETE FROM samples WHERE ts_ms < ?");
-    // A failed prune is retried a minute later; the scrape itself is stored.
-    if (del.ok()) {
-      del->Bind(1, (ToUnixNanos(now - options_.retention)) / 1'000'000);
-      (void)del->Run();
+    PruneLocked(now);
+  }
+  AppendPlan plan = PlanLocked(service, instance, exposition, now_ms);
+  HIVE_RETURN_IF_ERROR(WriteLocked(plan, exposition));
+  ApplyLocked(plan, exposition);
+  plan.summary.refusal = RefusalStatus(plan.summary, service, options_.limits);
+  return plan.summary;
+}
+
+MetricsStore::AppendPlan MetricsStore::PlanLocked(std::string_view service,
+                                                  std::string_view instance,
+                                                  const ParsedExposition& exposition,
+                                                  int64_t now_ms) {
+  AppendPlan plan;
+  std::unordered_map<std::string, size_t> fresh_index;
+  std::unordered_set<std::string> refused;
+  for (const ParsedSample& sample : exposition.samples) {
+    Labels labels = WithOrigin(sample.labels, service, instance);
+    std::string key = SeriesKey(sample.name, labels);
+    AppendPlan::Row row;
+    row.point = {sample.timestamp_ms.value_or(now_ms), sample.value};
+    if (auto it = series_.find(key); it != series_.end()) {
+      row.existing = &it->second;
+    } else if (auto f = fresh_index.find(key); f != fresh_index.end()) {
+      row.fresh_index = f->second;
+    } else if (refused.contains(key)) {
+      continue;
+    } else if (std::optional<SeriesRefusal> why =
+                   RefusalLocked(service, sample.name, labels, plan.fresh.size())) {
+      ++plan.summary.refused[static_cast<size_t>(*why)];
+      refused.insert(std::move(key));
+      continue;
+    } else {
+      SeriesInfo fresh;
+      fresh.name = sample.name;
+      fresh.family = sample.family;
+      fresh.service = std::string(service);
+      fresh.labels = std::make_shared<const Labels>(std::move(labels));
+      row.fresh_index = fresh_index[key] = plan.fresh.size();
+      plan.fresh.emplace_back(std::move(key), std::move(fresh));
+    }
+    plan.families.insert(sample.family);
+    plan.rows.push_back(row);
+  }
+  plan.summary.stored = plan.rows.size();
+  return plan;
+}
+
+std::optional<SeriesRefusal> MetricsStore::RefusalLocked(std::string_view service,
+                                                         std::string_view name,
+                                                         const Labels& labels,
+                                                         size_t new_in_batch) const {
+  const MetricSeriesLimits& limits = options_.limits;
+  if (labels.size() > limits.max_labels) return SeriesRefusal::kTooManyLabels;
+  if (name.size() > kMaxLabelNameBytes) return SeriesRefusal::kNameTooLong;
+  for (const auto& [n, v] : labels) {
+    if (n.size() > kMaxLabelNameBytes) return SeriesRefusal::kNameTooLong;
+    if (v.size() > limits.max_label_value_bytes) return SeriesRefusal::kValueTooLong;
+  }
+  // Every new series of one Append belongs to `service`.
+  auto count = series_per_service_.find(std::string(service));
+  const size_t of_service = count == series_per_service_.end() ? 0 : count->second;
+  if (of_service + new_in_batch >= limits.max_series_per_service) {
+    return SeriesRefusal::kServiceLimit;
+  }
+  if (series_.size() + new_in_batch >= limits.max_series) return SeriesRefusal::kStoreLimit;
+  return std::nullopt;
+}
+
+Status MetricsStore::WriteLocked(AppendPlan& plan, const ParsedExposition& exposition) {
+  Transaction tx(*db_);
+  if (!tx.begin_status().ok()) return Status::Unavailable(tx.begin_status().message());
+  auto put_family =
+      db_->Prepare("INSERT OR REPLACE INTO families (name, type, help) VALUES (?, ?, ?)");
+  auto put_series = db_->Prepare("INSERT INTO series (key, family) VALUES (?, ?)");
+  auto put_sample =
+      db_->Prepare("INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)");
+  if (!put_family.ok() || !put_series.ok() || !put_sample.ok()) {
+    return Status::Unavailable("cannot prepare the metrics store's statements");
+  }
+  for (const std::string& name : plan.families) {
+    auto family = exposition.families.find(name);
+    if (family == exposition.families.end()) continue;
+    if (Unannotated(family->second) && families_.contains(name)) continue;
+    put_family->Reset();
+    put_family->Bind(1, name)
+        .Bind(2, MetricTypeName(family->second.type))
+        .Bind(3, family->second.help);
+    if (Status s = put_family->Run(); !s.ok()) return Status::Unavailable(s.message());
+  }
+  for (auto& [key, info] : plan.fresh) {
+    put_series->Reset();
+    put_series->Bind(1, key).Bind(2, info.family);
+    if (Status s = put_series->Run(); !s.ok()) return Status::Unavailable(s.message());
+    info.id = db_->LastInsertRowId();
+  }
+  for (const AppendPlan::Row& row : plan.rows) {
+    const int64_t id = row.existing ? row.existing->id : plan.fresh[row.fresh_index].second.id;
+    put_sample->Reset();
+    put_sample->Bind(1, id).Bind(2, row.point.ts_ms).Bind(3, row.point.value);
+    if (Status s = put_sample->Run(); !s.ok()) return Status::Unavailable(s.message());
+  }
+  if (Status s = tx.Commit(); !s.ok()) return Status::Unavailable(s.message());
+  return Status::Ok();
+}
+
+void MetricsStore::ApplyLocked(AppendPlan& plan, const ParsedExposition& exposition) {
+  for (const std::string& name : plan.families) {
+    auto family = exposition.families.find(name);
+    if (family == exposition.families.end()) continue;
+    if (!Unannotated(family->second) || !families_.contains(name)) families_[name] = family->second;
+  }
+  // Pointers into an unordered_map stay valid as it grows.
+  std::vector<SeriesInfo*> fresh;
+  fresh.reserve(plan.fresh.size());
+  for (auto& [key, info] : plan.fresh) {
+    ++series_per_service_[info.service];
+    fresh.push_back(&series_.emplace(std::move(key), std::move(info)).first->second);
+  }
+  for (const AppendPlan::Row& row : plan.rows) {
+    SeriesInfo* info = row.existing ? row.existing : fresh[row.fresh_index];
+    if (!info->has_sample || row.point.ts_ms >= info->last_ts_ms) {
+      info->has_sample = true;
+      info->last_ts_ms = row.point.ts_ms;
+      info->last_value = row.point.value;
     }
   }
-  return exposition.samples.size();
+}
+
+void MetricsStore::PruneLocked(TimePoint now) {
+  const int64_t cutoff_ms = ToUnixNanos(now - options_.retention) / 1'000'000;
+  // A failed prune is retried a minute later; the scrape itself is stored.
+  auto del = db_->Prepare("DELETE FROM samples WHERE ts_ms < ?");
+  if (!del.ok()) return;
+  del->Bind(1, cutoff_ms);
+  if (!del->Run().ok()) return;
+  // A series without a sample in the retention leaves the index, so that
+  // the caps count the series that are alive.
+  std::vector<std::unordered_map<std::string, SeriesInfo>::iterator> gone;
+  std::set<std::string> live_families;
+  for (auto it = series_.begin(); it != series_.end(); ++it) {
+    if (!it->second.has_sample || it->second.last_ts_ms < cutoff_ms) {
+      gone.push_back(it);
+    } else {
+      live_families.insert(it->second.family);
+    }
+  }
+  std::vector<std::string> dead_families;
+  for (const auto& [name, family] : families_) {
+    if (!live_families.contains(name)) dead_families.push_back(name);
+  }
+  if (gone.empty() && dead_families.empty()) return;
+  Transaction tx(*db_);
+  auto del_series = db_->Prepare("DELETE FROM series WHERE id = ?");
+  auto del_family = db_->Prepare("DELETE FROM families WHERE name = ?");
+  if (!tx.begin_status().ok() || !del_series.ok() || !del_family.ok()) return;
+  for (const auto& it : gone) {
+    del_series->Reset();
+    del_series->Bind(1, it->second.id);
+    if (!del_series->Run().ok()) return;
+  }
+  for (const std::string& name : dead_families) {
+    del_family->Reset();
+    del_family->Bind(1, name);
+    if (!del_family->Run().ok()) return;
+  }
+  if (!tx.Commit().ok()) return;
+  for (const auto& it : gone) {
+    if (--series_per_service_[it->second.service] == 0) {
+      series_per_service_.erase(it->second.service);
+    }
+    series_.erase(it);
+  }
+  for (const std::string& name : dead_families) families_.erase(name);
 }
 
 std::vector<MetricsStore::Candidate> MetricsStore::CandidatesOf(const std::string& name) const {
@@ -406,8 +584,8 @@ Result<std::vector<QueriedSeries>> MetricsStore::Query(const MetricsQuery& q) {
   if (!selector.ok()) return selector.status();
 
   // Matching runs on a snapshot, without the store's lock: copying out the
-  // candidates (ids, shared labels) is cheap, while matching is the one step
-  // whose cost a reader's pattern sets. With
+  // candidates (ids, shared labels) is cheap and bounded by the series caps,
+  // while matching is the one step whose cost a reader's pattern sets. With
   // the lock held it would stop ingest and Export for as long; a per-series
   // lock would buy nothing more, since series never change their labels.
   const std::vector<Candidate> candidates = CandidatesOf(q.name);

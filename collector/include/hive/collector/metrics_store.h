@@ -8,16 +8,23 @@
 // pushed it; a scraped label with one of those names is kept as
 // exported_service / exported_instance (as Prometheus does on conflicts).
 //
+// Memory holds the series index (each series' labels and latest sample), so
+// what ingest may add is capped (MetricSeriesLimits): past a cap a new
+// series is refused while the series already stored keep being updated. A
+// series whose latest sample is older than the retention leaves the index.
+//
 // Thread-safe: one mutex over the connection and the in-memory series index.
 // A query compiles its matchers and matches labels without holding it (on a
 // snapshot of the candidate series), so no pattern can hold up ingest.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -67,16 +74,53 @@ class LabelSelector {
   std::vector<Compiled> matchers_;  // equality matchers first: they are cheaper
 };
 
+// The longest metric or label name a new series may carry.
+inline constexpr size_t kMaxLabelNameBytes = 256;
+
+// What ingest may add to the store (hived's --metrics-* flags; docs/API.md).
+// Each cap refuses new series only: series already stored are kept and
+// updated even when a cap is lowered below what the store holds.
+struct MetricSeriesLimits {
+  size_t max_series = 100'000;  // in the whole store
+  size_t max_series_per_service = 10'000;
+  size_t max_labels = 32;  // per series, service and instance included
+  size_t max_label_value_bytes = 2048;
+};
+
+// Why a new series was refused; the `reason` label of
+// hive_collector_metric_series_refused_total. Label limits come first.
+enum class SeriesRefusal {
+  kTooManyLabels,
+  kNameTooLong,
+  kValueTooLong,
+  kServiceLimit,
+  kStoreLimit,
+};
+inline constexpr size_t kSeriesRefusalCount = 5;
+std::string_view SeriesRefusalName(SeriesRefusal reason);
+
 struct MetricsStoreOptions {
   std::string path;  // the SQLite file; its directory must exist
   hive::Clock* clock = &hive::Clock::System();
   Duration retention = std::chrono::hours(24 * 7);
   // Export only series with a sample this recent (Prometheus' staleness).
   Duration staleness = std::chrono::minutes(5);
+  MetricSeriesLimits limits;
   // A query whose label matching takes longer is refused: RE2 runs in linear
   // time, but a pattern that defeats its DFA costs up to its program size per
   // byte, over every candidate series.
   Duration match_timeout = std::chrono::seconds(10);
+};
+
+// What one Append stored and which new series it refused.
+struct AppendSummary {
+  size_t stored = 0;  // samples written
+  // Distinct new series refused, by SeriesRefusal.
+  std::array<size_t, kSeriesRefusalCount> refused{};
+  // OK when nothing was refused. Otherwise InvalidArgument when a series'
+  // labels were past a limit (the sender must change them), else
+  // ResourceExhausted (a series cap), with the counts and the first reason.
+  Status refusal;
 };
 
 struct MetricsQuery {
@@ -110,11 +154,12 @@ class MetricsStore {
   static Result<std::unique_ptr<MetricsStore>> Open(MetricsStoreOptions options);
 
   // Stores one scrape of service/instance durably (one synchronous commit);
-  // samples without a timestamp are stamped now. Returns the number stored.
-  // InvalidArgument for a bad service or instance name; Unavailable when the
-  // write failed (nothing stored).
-  Result<size_t> Append(std::string_view service, std::string_view instance,
-                        const ParsedExposition& exposition);
+  // samples without a timestamp are stamped now. A sample of a new series
+  // past a limit is not stored and the summary says why; the other samples
+  // are. InvalidArgument for a bad service or instance name; Unavailable when
+  // the write failed (nothing stored).
+  Result<AppendSummary> Append(std::string_view service, std::string_view instance,
+                               const ParsedExposition& exposition);
 
   // Series named q.name matching every matcher, with one point per step from
   // start to end: the latest sample at most 5 minutes old (or, with rate,
@@ -134,16 +179,31 @@ class MetricsStore {
     int64_t id = 0;
     std::string name;
     std::string family;
+    std::string service;  // the pushing service (its `service` label)
     // Shared with query snapshots, which match them without the lock.
     std::shared_ptr<const Labels> labels;
     int64_t last_ts_ms = 0;
     double last_value = 0;
     bool has_sample = false;
   };
+  struct AppendPlan;
   struct Candidate;
   MetricsStore(MetricsStoreOptions options, std::unique_ptr<SqliteDb> db)
       : options_(std::move(options)), db_(std::move(db)) {}
   Status LoadLocked();
+  // Which samples go to which series, and which new series are refused.
+  AppendPlan PlanLocked(std::string_view service, std::string_view instance,
+                        const ParsedExposition& exposition, int64_t now_ms);
+  // Nullopt when a new series with `labels` is within the limits.
+  std::optional<SeriesRefusal> RefusalLocked(std::string_view service, std::string_view name,
+                                             const Labels& labels, size_t new_in_batch) const;
+  // One transaction: the families, the new series (their ids set) and the
+  // samples of `plan`. Unavailable (nothing written) when it fails.
+  Status WriteLocked(AppendPlan& plan, const ParsedExposition& exposition);
+  void ApplyLocked(AppendPlan& plan, const ParsedExposition& exposition);
+  // Drops samples past the retention, then the series left without one
+  // and the families left without a series.
+  void PruneLocked(TimePoint now);
   // The series named `name`, with what matching needs: a snapshot.
   std::vector<Candidate> CandidatesOf(const std::string& name) const;
   // The points of the selected series (the store's lock held while reading).
@@ -154,8 +214,9 @@ class MetricsStore {
   mutable std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;                        // GUARDED_BY(mu_)
   std::unordered_map<std::string, SeriesInfo> series_;  // by "name{labels}"; GUARDED_BY(mu_)
-  std::map<std::string, MetricFamily> families_;        // GUARDED_BY(mu_)
-  TimePoint last_prune_{};                              // GUARDED_BY(mu_)
+  std::unordered_map<std::string, size_t> series_per_service_;  // GUARDED_BY(mu_)
+  std::map<std::string, MetricFamily> families_;                // GUARDED_BY(mu_)
+  TimePoint last_prune_{};                                      // GUARDED_BY(mu_)
 };
 
 }  // namespace hive::collector
