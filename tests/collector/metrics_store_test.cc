@@ -260,22 +260,28 @@ TEST_F(MetricsStoreTest, PathologicalPatternsMatchInLinearTime) {
   EXPECT_EQ(ValuesOf(ab_only, "path"), std::vector<std::string>{ab});
 }
 
-// A clock that, at its second read on `thread`, runs `during` first. A query
-// reads its clock as it matches each series (for the match timeout), so
-// `during` runs in the middle of matching.
+// A clock that, once armed, runs `during` at its second read on the arming
+// thread. A query reads its clock once for its deadline, then as it matches
+// each series (for the match timeout), so `during` runs mid-match.
 class MidQueryClock final : public Clock {
  public:
-  MidQueryClock(Clock* base, std::thread::id thread, std::function<void()> during)
-      : base_(base), thread_(thread), during_(std::move(during)) {}
+  MidQueryClock(Clock* base, std::function<void()> during)
+      : base_(base), during_(std::move(during)) {}
+  // REQUIRES: before any other thread reads the clock.
+  void Arm() {
+    thread_ = std::this_thread::get_id();
+    armed_ = true;
+  }
   TimePoint Now() const override {
-    if (std::this_thread::get_id() == thread_ && reads_.fetch_add(1) == 1) during_();
+    if (armed_ && std::this_thread::get_id() == thread_ && reads_.fetch_add(1) == 1) during_();
     return base_->Now();
   }
 
  private:
   Clock* base_;
-  std::thread::id thread_;
   std::function<void()> during_;
+  std::thread::id thread_;
+  std::atomic<bool> armed_{false};
   mutable std::atomic<int> reads_{0};
 };
 
@@ -283,11 +289,18 @@ class MidQueryClock final : public Clock {
 // shutdown) waited for the slowest pattern. Now ingest completes while a
 // query is in the middle of matching.
 TEST_F(MetricsStoreTest, IngestCompletesWhileAQueryMatches) {
+  std::thread ingest;
+  std::promise<void> ingested;
   bool ingested_mid_query = false;
-  MidQueryClock clock(&clock_, std::this_thread::get_id(), [&] {
-    auto ingest = std::async(std::launch::async, [&] { Push("late", "", "g{x=\"new\"} 1\n"); });
-    // Generous: only a store that holds its lock while matching waits here.
-    ingested_mid_query = ingest.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  MidQueryClock clock(&clock_, [&] {
+    ingest = std::thread([&] {
+      Push("late", "", "g{x=\"new\"} 1\n");
+      ingested.set_value();
+    });
+    // Generous: only a store that holds its lock while matching waits here
+    // (and then finishes the query, letting the ingest through).
+    ingested_mid_query =
+        ingested.get_future().wait_for(std::chrono::seconds(60)) == std::future_status::ready;
   });
   Open({}, &clock);
   std::string text;
@@ -297,7 +310,10 @@ TEST_F(MetricsStoreTest, IngestCompletesWhileAQueryMatches) {
   q.name = "g";
   q.start_ms = q.end_ms = NowMs();
   q.matchers = *ParseLabelMatchers(R"(x=~"(.*)*Z")");
+  clock.Arm();
   Result<std::vector<QueriedSeries>> r = store_->Query(q);
+  ASSERT_TRUE(ingest.joinable());
+  ingest.join();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(ingested_mid_query);
   EXPECT_EQ(store_->series_count(), 101u);
