@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
   std::string log_max_bytes = "10GiB";
   std::string es_url;
   std::string es_ca_file;
+  hive::collector::MetricSeriesLimits metric_limits;
+  std::string metrics_max_label_value = "2KiB";
   // Handlers that write to disk wait for its sync (group commit); waiting
   // requests and idle connections hold no thread at all.
   int threads = 32;
@@ -209,6 +211,21 @@ int main(int argc, char** argv) {
   app.add_option("--log-max-bytes", log_max_bytes,
                  "Drop the oldest log blocks while the log store is larger (e.g. 10GiB; 0: no "
                  "limit)")
+      ->capture_default_str();
+  app.add_option("--metrics-max-series", metric_limits.max_series,
+                 "Metric series the collector holds in all; past it new series get 429")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}));
+  app.add_option("--metrics-max-series-per-service", metric_limits.max_series_per_service,
+                 "Metric series one service may have; past it its new series get 429")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}));
+  app.add_option("--metrics-max-labels", metric_limits.max_labels,
+                 "Labels of a metric series, service and instance included; past it 400")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{2}, size_t{1'000}));
+  app.add_option("--metrics-max-label-value", metrics_max_label_value,
+                 "Size of a metric label value; past it 400")
       ->capture_default_str();
   app.add_option("--es-url", es_url,
                  "Also ship stored logs to this Elasticsearch (http://host:9200 or "
@@ -382,8 +399,18 @@ int main(int argc, char** argv) {
       std::cerr << "hived: --log-max-bytes: " << max_bytes.status().message() << "\n";
       return kUsageError;
     }
+    auto label_value = hive::ParseByteSize(metrics_max_label_value);
+    if (!label_value.ok() || *label_value < 1 || *label_value > (1u << 20)) {
+      std::cerr << "hived: --metrics-max-label-value: "
+                << (label_value.ok() ? "must be between 1B and 1MiB"
+                                     : label_value.status().message())
+                << "\n";
+      return kUsageError;
+    }
+    metric_limits.max_label_value_bytes = static_cast<size_t>(*label_value);
     o.log_max_age = *retention;
     o.log_max_bytes = *max_bytes;
+    o.signals.metric_limits = metric_limits;
     o.metrics = metrics;
     if (!es_url.empty()) {
       auto env = [](const char* name) {

@@ -11,6 +11,9 @@ namespace {
 
 namespace dom = simdjson::dom;
 
+// What a parser holds at first; a longer line grows it.
+constexpr size_t kFirstParserCapacity = 4096;
+
 bool IsBlank(std::string_view line) {
   for (char c : line) {
     if (c != ' ' && c != '\t' && c != '\r') return false;
@@ -124,6 +127,10 @@ Status ParseLine(dom::parser& parser, const char* data, size_t len, TimePoint no
   dom::element root;
   if (auto err = parser.parse(data, len, /*realloc_if_needed=*/false).get(root);
       err != simdjson::SUCCESS) {
+    if (err == simdjson::DEPTH_ERROR) {
+      return Status::InvalidArgument("JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                     " levels");
+    }
     return Status::InvalidArgument(std::string("invalid JSON: ") + simdjson::error_message(err));
   }
   dom::object obj;
@@ -209,7 +216,12 @@ ParsedLogs ParseNdjsonLogs(std::string_view body, TimePoint now) {
   simdjson::padded_string padded(body);
   const char* base = padded.data();
   const size_t size = padded.size();
+  // Nothing walks a parsed line recursively, but every JSON body hived reads
+  // has one nesting limit (docs/API.md): simdjson's own depth bound is it
+  // (it counts open arrays and objects as CheckJsonDepth does). The capacity
+  // grows with the lines and keeps the bound.
   dom::parser parser;
+  const bool allocated = parser.allocate(kFirstParserCapacity, kMaxJsonDepth) == simdjson::SUCCESS;
   size_t line_no = 0;
   size_t pos = 0;
   auto reject = [&out](size_t line, std::string message) {
@@ -231,7 +243,8 @@ ParsedLogs ParseNdjsonLogs(std::string_view body, TimePoint now) {
       continue;
     }
     LogEvent event;
-    Status s = ParseLine(parser, line.data(), line.size(), now, &event);
+    Status s = allocated ? ParseLine(parser, line.data(), line.size(), now, &event)
+                         : Status::Unavailable("out of memory for the JSON parser");
     if (!s.ok()) {
       reject(line_no, s.message());
       continue;

@@ -321,6 +321,10 @@ Status Walk(const json& request, const char* resources_key, const char* scopes_k
 }
 
 Result<json> ParseRequest(std::string_view body) {
+  // Array and kvlist AnyValues are kept as their JSON text (dump() recurses)
+  // and a histogram bucket is copied (which recurses too): bound the nesting
+  // before the tree is built.
+  HIVE_RETURN_IF_ERROR(CheckJsonDepth(body));
   json request = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
   if (!request.is_object()) return Status::InvalidArgument("the body must be a JSON object");

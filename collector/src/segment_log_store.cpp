@@ -6,7 +6,6 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <re2/re2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -33,6 +32,7 @@
 #include "hive/core/log.h"
 #include "hive/core/sqlite.h"
 #include "hive/core/text.h"
+#include "user_regex.h"
 
 namespace hive::collector {
 namespace {
@@ -1458,13 +1458,9 @@ Result<LogPage> SegmentLogStore::Search(const LogFilter& filter) {
       return Status::InvalidArgument("the regex is longer than " + std::to_string(kMaxRegexBytes) +
                                      " characters");
     }
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    opts.set_max_mem(8 << 20);
-    q.regex = std::make_unique<RE2>(filter.message_regex, opts);
-    if (!q.regex->ok()) {
-      return Status::InvalidArgument("bad regex: " + q.regex->error());
-    }
+    Result<std::unique_ptr<RE2>> regex = CompileUserRegex(filter.message_regex);
+    if (!regex.ok()) return regex.status();
+    q.regex = std::move(*regex);
   }
   if (!filter.cursor.empty() && !filter.after_seq) {
     auto c = DecodeCursor(filter.cursor, filter.newest_first);

@@ -6,6 +6,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -25,10 +26,13 @@ constexpr int kGrpcInvalidArgument = 3;
 constexpr int kGrpcPermissionDenied = 7;
 constexpr int kGrpcResourceExhausted = 8;
 constexpr int kGrpcUnavailable = 14;
+// A full series cap does not empty within a second; a new series is
+// admitted once another leaves the store (after the metrics retention).
+constexpr std::string_view kSeriesCapRetryAfter = "60";
 
 // An OTLP error: the status as a google.rpc.Status body, Retry-After when
-// the sender should come back.
-void SetOtlpError(HttpResponse& res, const Status& s) {
+// the sender should come back (after `retry_after` seconds for a 429).
+void SetOtlpError(HttpResponse& res, const Status& s, std::string_view retry_after = "1") {
   int http = HttpStatusFor(s.code());
   int grpc = kGrpcInvalidArgument;
   if (s.code() == StatusCode::kResourceExhausted) {
@@ -40,7 +44,8 @@ void SetOtlpError(HttpResponse& res, const Status& s) {
     http = 503;
   }
   res.SetJson(OtlpStatusJson(grpc, s.message()), http);
-  if (http == 429 || http == 503) res.SetHeader("Retry-After", "1");
+  if (http == 429) res.SetHeader("Retry-After", std::string(retry_after));
+  if (http == 503) res.SetHeader("Retry-After", "1");
 }
 
 // RFC 3339, unix seconds (fractions allowed) or a duration before now.
@@ -124,6 +129,7 @@ struct SignalsService::Metrics {
   prometheus::Gauge* graph_nodes = nullptr;
   prometheus::Gauge* graph_pending = nullptr;
   prometheus::Gauge* metric_series = nullptr;
+  std::array<prometheus::Counter*, kSeriesRefusalCount> series_refused{};
 };
 
 std::vector<Span> SpansFromLogEvents(const std::vector<LogEvent>& events) {
@@ -160,6 +166,7 @@ Result<std::unique_ptr<SignalsService>> SignalsService::Open(
   mo.path = dir + "/metrics.db";
   mo.clock = clock;
   mo.retention = s->options_.metrics_retention;
+  mo.limits = s->options_.metric_limits;
   auto metric_store = MetricsStore::Open(mo);
   if (!metric_store.ok()) return metric_store.status();
   s->metric_store_ = std::move(*metric_store);
@@ -205,6 +212,14 @@ Result<std::unique_ptr<SignalsService>> SignalsService::Open(
     m->graph_pending =
         gauge("hive_collector_graph_pending_spans", "Spans waiting for their partner span");
     m->metric_series = gauge("hive_collector_metric_series", "Stored metric series");
+    auto& refused = prometheus::BuildCounter()
+                        .Name("hive_collector_metric_series_refused_total")
+                        .Help("New metric series refused at ingest, by the limit they were past")
+                        .Register(*registry);
+    for (size_t i = 0; i < kSeriesRefusalCount; ++i) {
+      m->series_refused[i] =
+          &refused.Add({{"reason", std::string(SeriesRefusalName(static_cast<SeriesRefusal>(i)))}});
+    }
   } catch (const std::exception& e) {
     return Status::Internal(std::string("registering signals metrics: ") + e.what());
   }
@@ -308,6 +323,14 @@ void SignalsService::HandleIngestSpans(const HttpRequest& req, HttpResponse& res
   EndIngest();
 }
 
+Status SignalsService::AccountMetrics(const AppendSummary& summary) {
+  metrics_->samples_ingested->Increment(static_cast<double>(summary.stored));
+  for (size_t i = 0; i < kSeriesRefusalCount; ++i) {
+    metrics_->series_refused[i]->Increment(static_cast<double>(summary.refused[i]));
+  }
+  return summary.refusal;
+}
+
 void SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& res) {
   if (!BeginIngest(res, false)) return;
   std::string service = req.Query("service").value_or("");
@@ -315,16 +338,20 @@ void SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& r
   Status scoped = ScopeService(req.principal, service);
   Result<ParsedExposition> parsed =
       scoped.ok() ? ParsePrometheusText(req.body) : Result<ParsedExposition>(scoped);
-  Result<size_t> stored = parsed.ok() ? metric_store_->Append(service, instance, *parsed)
-                                      : Result<size_t>(parsed.status());
+  Result<AppendSummary> stored = parsed.ok() ? metric_store_->Append(service, instance, *parsed)
+                                             : Result<AppendSummary>(parsed.status());
   if (!stored.ok()) {
     if (stored.status().IsInvalidArgument()) metrics_->metric_bodies_rejected->Increment();
     res.SetError(stored.status());
+  } else if (Status refusal = AccountMetrics(*stored); !refusal.ok()) {
+    res.SetError(refusal);
+    if (refusal.code() == StatusCode::kResourceExhausted) {
+      res.SetHeader("Retry-After", std::string(kSeriesCapRetryAfter));
+    }
   } else {
-    metrics_->samples_ingested->Increment(static_cast<double>(*stored));
-    UpdateGauges();
-    res.SetJson("{\"accepted\":" + std::to_string(*stored) + "}");
+    res.SetJson("{\"accepted\":" + std::to_string(stored->stored) + "}");
   }
+  UpdateGauges();
   EndIngest();
 }
 
@@ -339,7 +366,8 @@ void SignalsService::HandleOtlp(const HttpRequest& req, HttpResponse& res, const
     if (answer.ok()) {
       res.SetJson(std::move(*answer));
     } else {
-      SetOtlpError(res, answer.status());
+      // An ingest itself answers 429 only for a full metric series cap.
+      SetOtlpError(res, answer.status(), kSeriesCapRetryAfter);
     }
     EndIngest();
   }
@@ -379,12 +407,16 @@ Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body,
   Result<OtlpMetrics> parsed = ParseOtlpMetrics(body);
   if (!parsed.ok()) return parsed.status();
   HIVE_RETURN_IF_ERROR(ScopeEvents(who, parsed->resources));
+  // Every resource is stored before a refusal is answered, so that the
+  // series already stored keep being updated whatever the others carry.
+  Status refusal;
   for (const OtlpResourceMetrics& r : parsed->resources) {
-    Result<size_t> stored = metric_store_->Append(r.service, r.instance, r.exposition);
+    Result<AppendSummary> stored = metric_store_->Append(r.service, r.instance, r.exposition);
     if (!stored.ok()) return stored.status();
-    metrics_->samples_ingested->Increment(static_cast<double>(*stored));
+    if (Status s = AccountMetrics(*stored); refusal.ok()) refusal = s;
   }
   UpdateGauges();
+  if (!refusal.ok()) return refusal;
   return OtlpResponseJson("rejectedDataPoints", parsed->rejected, parsed->error_message);
 }
 

@@ -83,6 +83,9 @@ Status ReadAttrs(const json& attrs, std::vector<std::pair<std::string, AttrValue
 }
 
 Result<Span> ParseSpanLine(std::string_view text, TimePoint now) {
+  // Nothing below walks a nested value, but every JSON body hived reads has
+  // one nesting limit (docs/API.md).
+  HIVE_RETURN_IF_ERROR(CheckJsonDepth(text));
   json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (line.is_discarded()) return Status::InvalidArgument("not valid JSON");
   if (!line.is_object()) return Status::InvalidArgument("a span must be a JSON object");

@@ -32,8 +32,14 @@ bool IsJsonNumber(std::string_view s) {
          std::isfinite(std::strtod(std::string(s).c_str(), nullptr));
 }
 
-// Parses without building nodes: only the number of documents is wanted.
-class IgnoreEvents : public YAML::EventHandler {
+// The first pass over a YAML body, without building nodes: it lets the
+// caller count the documents and refuses nesting past kMaxJsonDepth.
+// yaml-cpp's parser recurses (a few frames per level) up to its own guard of
+// 2000 levels, more than a handler thread's stack holds once frames grow (as
+// under sanitizers). It reports a collection's start before it descends, so
+// throwing there keeps the recursion within the limit, in this pass and in
+// the YAML::Load that follows.
+class DepthCheck : public YAML::EventHandler {
  public:
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
@@ -41,12 +47,25 @@ class IgnoreEvents : public YAML::EventHandler {
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
                 const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Enter(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Enter(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void Enter(const YAML::Mark& mark) {
+    if (++depth_ > kMaxJsonDepth) {
+      throw YAML::ParserException(
+          mark, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+  }
+  size_t depth_ = 0;
 };
 
 // yaml-cpp and the .properties reader pass bytes through; JSON (what the
@@ -74,6 +93,8 @@ Value YamlScalar(const YAML::Node& node) {
   return Value::String(text);
 }
 
+// Recursion is bounded by the key: each level lengthens it (an alias that
+// refers to its own ancestor included), and past kMaxKeyLength it stops.
 Status FlattenYaml(const YAML::Node& node, const std::string& key, Properties& out) {
   if (key.size() > kMaxKeyLength) return ValidateKey(key);
   if (out.size() > kMaxYamlProperties) {
@@ -234,8 +255,8 @@ Result<Properties> ParseYamlDocument(std::string_view text) {
     // 0.7's LoadAll never returns for some malformed input (a leading ',').
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);
-    IgnoreEvents ignore;
-    while (docs < 2 && parser.HandleNextDocument(ignore)) ++docs;
+    DepthCheck depth_check;
+    while (docs < 2 && parser.HandleNextDocument(depth_check)) ++docs;
     if (docs == 1) doc = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return Status::InvalidArgument("malformed YAML: " + e.msg);

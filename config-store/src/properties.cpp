@@ -152,6 +152,9 @@ Status ValidateKey(std::string_view key) {
 }
 
 Result<Properties> ParseJsonDocument(std::string_view text) {
+  // Every JSON body hived reads has one nesting limit (docs/API.md); the
+  // flattening below recurses per level.
+  HIVE_RETURN_IF_ERROR(CheckJsonDepth(text));
   json doc;
   try {
     doc = json::parse(text);

@@ -30,8 +30,10 @@ Status WrongType(std::string_view field, std::string_view expected) {
   return Status::InvalidArgument(std::string(field) + " must be " + std::string(expected));
 }
 
-// Parses `body` as a JSON object.
+// Parses `body` as a JSON object, nested at most kMaxJsonDepth deep (the
+// limit every JSON body hived reads has; docs/API.md).
 Status ParseObject(std::string_view body, json* out) {
+  HIVE_RETURN_IF_ERROR(CheckJsonDepth(body));
   try {
     *out = json::parse(body);
   } catch (const json::exception& e) {

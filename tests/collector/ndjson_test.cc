@@ -101,6 +101,17 @@ TEST(NdjsonTest, AttrsMustBeAFlatObject) {
   EXPECT_NE(RejectOne(R"({"message":5})").find("'message' must be a string"), std::string::npos);
 }
 
+// Every JSON body hived reads has one nesting limit, kMaxJsonDepth.
+TEST(NdjsonTest, NestingPastTheLimitRejectsTheLine) {
+  auto nested = [](size_t depth) {
+    return R"({"message":"m","extra":)" + std::string(depth - 1, '[') +
+           std::string(depth - 1, ']') + "}";
+  };
+  EXPECT_EQ(ParseOne(nested(kMaxJsonDepth)).message, "m");
+  EXPECT_NE(RejectOne(nested(kMaxJsonDepth + 1)).find("nested deeper than 64"), std::string::npos);
+  EXPECT_NE(RejectOne(nested(100'000)).find("nested deeper"), std::string::npos);
+}
+
 TEST(NdjsonTest, OtherTopLevelScalarsBecomeAttrs) {
   LogEvent e = ParseOne(
       R"({"kind":"server","name":"GET /orders","duration_ms":12.5,"status":"ok","count":3,)"

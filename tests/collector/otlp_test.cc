@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hive/core/text.h"
+
 namespace hive::collector {
 namespace {
 
@@ -189,6 +191,39 @@ TEST(OtlpTest, AMetricNameKeepsItsFirstType) {
   EXPECT_EQ(parsed->rejected, 1u);
   EXPECT_NE(parsed->error_message.find("already sent as a histogram"), std::string::npos)
       << parsed->error_message;
+}
+
+// An AnyValue nested `depth` arrays deep, as a span attribute.
+std::string DeepAttributeTraces(size_t depth) {
+  std::string value;
+  for (size_t i = 0; i < depth; ++i) value += R"({"arrayValue":{"values":[)";
+  value += R"({"stringValue":"x"})";
+  for (size_t i = 0; i < depth; ++i) value += "]}}";
+  return R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":)"
+         R"("5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",)"
+         R"("startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{"key":"deep","value":)" +
+         value + "}]}]}]}]}";
+}
+
+// Issue 12: an arrayValue 100,000 deep reached json::dump(), which recursed
+// until the stack ran out. Every signal refuses nesting past kMaxJsonDepth
+// before the tree is built.
+TEST(OtlpTest, NestingPastTheLimitIsRefusedBeforeAnyWalk) {
+  Result<OtlpSpans> deep = ParseOtlpTraces(DeepAttributeTraces(100'000));
+  ASSERT_TRUE(deep.status().IsInvalidArgument());
+  EXPECT_NE(deep.status().message().find("nested deeper than 64"), std::string::npos)
+      << deep.status().ToString();
+  const std::string deep_body = std::string(100'000, '[') + std::string(100'000, ']');
+  EXPECT_TRUE(ParseOtlpLogs(deep_body, FromUnixNanos(0)).status().IsInvalidArgument());
+  EXPECT_TRUE(ParseOtlpMetrics(deep_body).status().IsInvalidArgument());
+
+  // At the limit the array is kept as its JSON text, as before: the value
+  // sits 9 levels down (request, resourceSpans, ..., attribute), each level
+  // of it opens 3 and the innermost AnyValue 1.
+  Result<OtlpSpans> fits = ParseOtlpTraces(DeepAttributeTraces((kMaxJsonDepth - 10) / 3));
+  ASSERT_TRUE(fits.ok()) << fits.status().ToString();
+  ASSERT_EQ(fits->spans.size(), 1u);
+  EXPECT_TRUE(fits->spans[0].StringAttr("deep").starts_with(R"({"values":[{"arrayValue")"));
 }
 
 TEST(OtlpTest, ResponsesFollowTheSpec) {

@@ -18,6 +18,7 @@
 #include "hive/collector/collector_service.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
+#include "metric_value.h"
 #include "process.h"
 #include "temp_dir.h"
 
@@ -370,6 +371,50 @@ TEST_F(SignalsServiceTest, MetricsIngestQueryAndRate) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("line 3"), std::string::npos) << bad.body;
   EXPECT_EQ(Send("POST", "/api/v1/ingest/metrics?service=Bad", "x 1\n", "text/plain").status, 400);
+}
+
+// Past a series cap new series are refused (429, a JSON error, counted by
+// reason) while the stored ones keep being updated; labels past a limit are
+// the sender's to fix (400). Both ingest routes answer alike.
+TEST_F(SignalsServiceTest, MetricSeriesPastTheCapsAreRefusedAndCounted) {
+  SignalsOptions signals;
+  signals.metric_limits.max_series_per_service = 2;
+  Start(&clock_, signals);
+  HttpClientResponse r = Send("POST", "/api/v1/ingest/metrics?service=orders",
+                              "g{i=\"1\"} 1\ng{i=\"2\"} 1\ng{i=\"3\"} 1\n", "text/plain");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(r.HeaderValue("Retry-After"), "60");
+  json error = json::parse(r.body, nullptr, false);
+  EXPECT_EQ(error["error"]["code"], "resource_exhausted") << r.body;
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("stored 2 samples"),
+            std::string::npos)
+      << r.body;
+  r = Send("POST", "/api/v1/ingest/metrics?service=orders", "g{i=\"1\"} 5\n", "text/plain");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(Send("GET", "/api/v1/metrics/export").body.find("g{i=\"1\",service=\"orders\"} 5\n"),
+            std::string::npos);
+
+  const std::string otlp =
+      R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
+      R"({"stringValue":"orders"}}]},"scopeMetrics":[{"metrics":[{"name":"g","gauge":)"
+      R"({"dataPoints":[{"asDouble":1,"attributes":[{"key":"i","value":{"stringValue":"4"}}]}]}}]}]}]})";
+  r = Send("POST", "/v1/metrics", otlp);
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(json::parse(r.body, nullptr, false)["code"], 8) << r.body;
+  EXPECT_EQ(r.HeaderValue("Retry-After"), "60");
+
+  r = Send("POST", "/api/v1/ingest/metrics?service=payments",
+           "g{v=\"" + std::string(3000, 'x') + "\"} 1\n", "text/plain");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("--metrics-max-label-value"), std::string::npos) << r.body;
+
+  EXPECT_EQ(hive::testing::MetricValue(*registry_, "hive_collector_metric_series_refused_total",
+                                       "reason", "series_per_service"),
+            2);
+  EXPECT_EQ(hive::testing::MetricValue(*registry_, "hive_collector_metric_series_refused_total",
+                                       "reason", "value_too_long"),
+            1);
+  EXPECT_EQ(hive::testing::MetricValue(*registry_, "hive_collector_metric_series"), 2);
 }
 
 // A free loopback port for a child process that cannot report the one it got.

@@ -94,6 +94,16 @@ TEST(SpanTest, ParsesNdjsonSpansAndRejectsBadLinesAlone) {
   EXPECT_EQ(parsed.spans[1].kind, SpanKind::kInternal);
 }
 
+TEST(SpanTest, NestingPastTheLimitRejectsTheLine) {
+  const std::string deep = R"({"trace_id":"ab","span_id":"01","service":"orders","x":)" +
+                           std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']') + "}";
+  ParsedSpans parsed = ParseNdjsonSpans(deep, kNow);
+  EXPECT_TRUE(parsed.spans.empty());
+  ASSERT_EQ(parsed.errors.size(), 1u);
+  EXPECT_NE(parsed.errors[0].message.find("nested deeper than 64"), std::string::npos)
+      << parsed.errors[0].message;
+}
+
 TEST(SpanTest, StoredLineReadsBackEqual) {
   Span s;
   s.trace_id = "t1";

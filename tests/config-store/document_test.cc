@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hive/core/text.h"
+
 namespace hive::config_store {
 namespace {
 
@@ -100,6 +102,47 @@ TEST(DocumentTest, YamlAliasBombIsRejected) {
     prev = c;
   }
   EXPECT_NE(ErrorOf(DocumentFormat::kYaml, doc).find("more than"), std::string::npos);
+}
+
+// Issue 12: yaml-cpp's parser recurses per level up to 2000 levels; hive
+// refuses nesting past kMaxJsonDepth before any node is built or walked.
+TEST(DocumentTest, YamlNestingPastTheLimitIsRefused) {
+  auto flow = [](size_t depth) {  // the top-level mapping is one level
+    return "a: " + std::string(depth - 1, '[') + "1" + std::string(depth - 1, ']') + "\n";
+  };
+  EXPECT_EQ(MustParse(DocumentFormat::kYaml, flow(kMaxJsonDepth)).size(), 1u);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, flow(kMaxJsonDepth + 1)).find("nested deeper than 64"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, flow(100'000)).find("nested deeper than 64"),
+            std::string::npos);
+
+  std::string block;  // a:\n b:\n  c: ... one mapping per line, 1,500 deep
+  for (size_t i = 0; i < 1'500; ++i) block += std::string(i, ' ') + "k:\n";
+  block += std::string(1'500, ' ') + "1\n";
+  EXPECT_EQ(ErrorOf(DocumentFormat::kYaml, block),
+            "malformed YAML at line 65, column 65: nested deeper than 64 levels");
+
+  std::string compact = "a:\n";  // - - - - x: sequences in sequences on one line
+  for (size_t i = 0; i < 100'000; ++i) compact += "- ";
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, compact + "x\n").find("nested deeper than 64"),
+            std::string::npos);
+}
+
+// An alias inside the collection it names makes a cycle; flattening stops at
+// the key length limit.
+TEST(DocumentTest, YamlSelfReferenceStopsAtTheKeyLimit) {
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "a: &x [*x]\n").find("longer than"), std::string::npos);
+  EXPECT_NE(ErrorOf(DocumentFormat::kYaml, "a: &x {k: *x}\n").find("longer than"),
+            std::string::npos);
+}
+
+TEST(DocumentTest, JsonNestingPastTheLimitIsRefused) {
+  auto nested = [](size_t depth) {
+    return R"({"a":)" + std::string(depth - 1, '[') + "1" + std::string(depth - 1, ']') + "}";
+  };
+  EXPECT_EQ(MustParse(DocumentFormat::kJson, nested(kMaxJsonDepth)).size(), 1u);
+  EXPECT_NE(ErrorOf(DocumentFormat::kJson, nested(kMaxJsonDepth + 1)).find("nested deeper than 64"),
+            std::string::npos);
 }
 
 TEST(DocumentTest, PropertiesSyntaxAsJavaReadsIt) {

@@ -256,6 +256,18 @@ TEST_F(RegistryHttpTest, BadBodiesAre400AndTheServerKeepsServing) {
   EXPECT_EQ(body["index"], 1);
 }
 
+// Every JSON body hived reads has one nesting limit, kMaxJsonDepth (64).
+TEST_F(RegistryHttpTest, BodiesNestedPastTheLimitAre400) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  ExpectBadRequest(Put(kInstancePath, R"({"address": "h", "port": 1, "metadata": )" + deep + "}"),
+                   "nested deeper than 64");
+  ExpectBadRequest(Put(kInstancePath, R"({"address": "h", "port": 1, "tags": )" +
+                                          std::string(64, '[') + std::string(64, ']') + "}"),
+                   "nested deeper than 64");
+  ASSERT_EQ(Put(kInstancePath, R"({"address": "h", "port": 1})").status, 200);
+  ExpectBadRequest(Put(std::string(kInstancePath) + "/heartbeat", deep), "nested deeper than 64");
+}
+
 TEST_F(RegistryHttpTest, BadQueryParametersAre400) {
   ExpectBadRequest(Get("/api/v1/services/orders?index=abc"), "index");
   ExpectBadRequest(Get("/api/v1/services/orders?index=-1"), "index");

@@ -29,6 +29,7 @@
 
 #include "hive/collector/es_sink.h"
 #include "hive/collector/log_store.h"
+#include "hive/collector/metrics_store.h"
 #include "hive/collector/service_graph.h"
 #include "hive/collector/span.h"
 #include "hive/core/clock.h"
@@ -42,7 +43,6 @@ class Registry;
 namespace hive::collector {
 
 class SpanStore;
-class MetricsStore;
 
 struct SignalsOptions {
   // Registry health per service, merged into node health; unset: none.
@@ -51,6 +51,8 @@ struct SignalsOptions {
   Duration pairing_wait = std::chrono::seconds(10);
   Duration span_retention = std::chrono::hours(24 * 7);
   Duration metrics_retention = std::chrono::hours(24 * 7);
+  // What metric ingest may add (past a cap: 429; labels past a limit: 400).
+  MetricSeriesLimits metric_limits;
   // Ingest requests (spans, metrics, OTLP) handled at once; more are answered
   // 429 with Retry-After. 0 refuses all of them (a drain).
   int max_concurrent_ingests = 64;
@@ -114,6 +116,8 @@ class SignalsService {
   // otherwise the caller must call EndIngest().
   bool BeginIngest(HttpResponse& res, bool otlp);
   void EndIngest() { inflight_.fetch_sub(1); }
+  // Counts what one metrics Append stored and refused; its refusal status.
+  Status AccountMetrics(const AppendSummary& summary);
   void UpdateGauges();
 
   hive::Clock* clock_;
