@@ -36,7 +36,7 @@ enum class LogFormat { kJson, kLogfmt, kRegex };
 // joining of continuation lines (stack traces) into the event before them.
 struct LineFormatConfig {
   LogFormat format = LogFormat::kJson;
-  std::string pattern;          // kRegex: ECMAScript with (?<name>...) groups
+  std::string pattern;          // kRegex: RE2 with (?<name>...) groups (line_parser.h)
   std::string multiline_start;  // empty: one line is one event
   Duration multiline_timeout = std::chrono::seconds(1);  // a joined event waits at most this
 };
