@@ -123,6 +123,57 @@ TEST_F(AgentFeaturesTest, IntakeTakesNdjsonAndOtlpThroughTheSpool) {
   EXPECT_TRUE(agent.Stop().ok());
 }
 
+// An OTLP body nested 100,000 deep once crashed the agent (json::dump
+// recursed); no token is needed to send one. It is refused with a JSON
+// error, like an NDJSON line nested too deep, and the agent keeps serving.
+TEST_F(AgentFeaturesTest, IntakeRefusesJsonNestedTooDeepAndKeepsServing) {
+  AgentConfig c = Base();
+  c.intake_listen = "127.0.0.1:0";
+  Agent agent(c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  auto intake = Client(agent.intake_port());
+  auto deep_value = [](int depth) {
+    std::string v;
+    for (int i = 0; i < depth; ++i) v += R"({"arrayValue":{"values":[)";
+    v += R"({"stringValue":"x"})";
+    for (int i = 0; i < depth; ++i) v += "]}}";
+    return v;
+  };
+  auto otlp = [](const std::string& body) {
+    return R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":)" + body + "}]}]}]}";
+  };
+
+  auto r = intake->Send("POST", "/v1/logs", otlp(deep_value(100'000)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  const json error = json::parse(r->body, nullptr, false);
+  EXPECT_EQ(error["error"]["code"], "invalid_argument") << r->body;
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("nested deeper than 64"),
+            std::string::npos)
+      << r->body;
+
+  r = intake->Send("POST", "/api/v1/ingest/logs",
+                   R"({"msg":)" + std::string(100'000, '[') + "\n" + R"({"msg":"fine"})",
+                   "application/x-ndjson");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  const json answer = json::parse(r->body, nullptr, false);
+  EXPECT_EQ(answer["accepted"], 1);
+  EXPECT_EQ(answer["errors"][0]["line"], 1);
+  EXPECT_NE(answer["errors"][0]["message"].get<std::string>().find("nested deeper than 64"),
+            std::string::npos);
+
+  // Within the limit an array body is kept as its JSON text.
+  r = intake->Send("POST", "/v1/logs", otlp(deep_value(10)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 2; }));
+  EXPECT_EQ(fake_.events()[0]["message"], "fine");
+  EXPECT_TRUE(fake_.events()[1]["message"].get<std::string>().starts_with(R"({"arrayValue")"));
+  intake.reset();
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
 TEST_F(AgentFeaturesTest, ScrapesTheServiceMetricsAndForwardsThem) {
   HttpServerOptions so;
   so.port = 0;
