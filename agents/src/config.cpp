@@ -390,10 +390,33 @@ Status ParseExec(const ErrorContext& ctx, const YAML::Node& node, ExecConfig* ou
   return ParseLineFormat(ctx, node, "exec", &out->output);
 }
 
+// Permission bits written in octal, "0640" or "640". Group or others
+// writing a file the service trusts is refused.
+Result<uint32_t> GetFileMode(const ErrorContext& ctx, const YAML::Node& node,
+                             std::string_view key) {
+  const std::string text = node.IsScalar() ? node.Scalar() : "";
+  std::string_view digits = text;
+  if (digits.size() == 4 && digits.front() == '0') digits.remove_prefix(1);
+  uint32_t mode = 0;
+  for (char c : digits) mode = mode * 8 + static_cast<uint32_t>(c - '0');
+  if (digits.size() != 3 || digits.find_first_not_of("01234567") != std::string_view::npos) {
+    return ctx.Error(node, key, "must be an octal file mode like \"0640\", got '" + text + "'");
+  }
+  if ((mode & 022) != 0) {
+    return ctx.Error(node, key, "must not let group or others write the file, got '" + text + "'");
+  }
+  return mode;
+}
+
 Status ParseConfigSection(const ErrorContext& ctx, const YAML::Node& node,
                           std::optional<ConfigFileConfig>* out) {
-  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, "config", {"profile", "file", "on_change"}));
+  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, "config", {"profile", "file", "mode", "on_change"}));
   ConfigFileConfig c;
+  if (node["mode"]) {
+    auto mode = GetFileMode(ctx, node["mode"], "config.mode");
+    if (!mode.ok()) return mode.status();
+    c.mode = *mode;
+  }
   if (node["on_change"]) HIVE_RETURN_IF_ERROR(ParseOnChange(ctx, node["on_change"], &c.on_change));
   if (!node["profile"]) return ctx.Error(node, "config.profile", "is required");
   auto profile = GetString(ctx, node["profile"], "config.profile");

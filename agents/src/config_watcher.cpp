@@ -211,7 +211,7 @@ void ConfigWatcher::Run() {
       last_content = std::move(content);
       Report(version, true, "unchanged");
     } else if (changed && content != refused) {
-      if (Status s = WriteFileAtomically(target.file, content); !s.ok()) {
+      if (Status s = WriteFileAtomically(target.file, content, target.mode); !s.ok()) {
         if (failed_write_version != version) {
           metrics_.AddConfigApplyFailure();
           Report(version, false, "cannot write " + target.file + ": " + s.message());
@@ -226,7 +226,7 @@ void ConfigWatcher::Run() {
         const std::optional<std::string> good =
             written ? std::optional<std::string>(last_content) : previous;
         const Status restored =
-            good ? WriteFileAtomically(target.file, *good)
+            good ? WriteFileAtomically(target.file, *good, target.mode)
                  : (::unlink(target.file.c_str()) == 0 ? Status::Ok()
                                                        : Status::Unavailable(std::strerror(errno)));
         log::Error("on_change failed; kept the last good config file",

@@ -101,7 +101,8 @@ LogShipper::LogShipper(AgentConfig config, AgentOptions options, AgentMetrics& m
 LogShipper::~LogShipper() { Stop(); }
 
 Status LogShipper::Start() {
-  HIVE_RETURN_IF_ERROR(MakeDirs(config_.spool_dir));
+  // Spooled lines, positions and dead letters are the service's logs: owner only.
+  HIVE_RETURN_IF_ERROR(MakeDirs(config_.spool_dir, 0700));
   spool_ = std::make_unique<Spool>(config_.spool_dir + "/spool", config_.spool_max_bytes);
   HIVE_RETURN_IF_ERROR(spool_->Open());
   metrics_.AddSpoolCorrupt(spool_->corrupt_records());

@@ -2,6 +2,7 @@
 // the local intake (NDJSON and OTLP/HTTP JSON), the admin /metrics, metrics
 // scraping, and config.on_change with rollout reports.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -293,6 +294,44 @@ TEST_F(OnChangeTest, HttpRefreshAndAHivedWithoutRolloutTracking) {
   EXPECT_TRUE(fake_.applied().empty());
   EXPECT_TRUE(agent.Stop().ok());
   service.Stop();
+}
+
+// The rendered file may hold secrets: it is owner-only unless config.mode
+// says otherwise, on every write (an existing wider file is narrowed), and
+// no temporary file is left beside it.
+TEST_F(OnChangeTest, RenderedFileIsOwnerOnlyOrItsConfiguredMode) {
+  std::filesystem::create_directories(dir_ / "etc");
+  WriteFile(dir_ / "etc/orders.json", "{}\n");
+  ASSERT_EQ(::chmod((dir_ / "etc/orders.json").c_str(), 0644), 0);
+  auto mode_of = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat((dir_ / "etc/orders.json").c_str(), &st), 0);
+    return st.st_mode & 07777;
+  };
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kCommand;
+  on.command = {"/bin/true"};
+  {
+    Agent agent(WithConfig(on), FastOptions());
+    ASSERT_TRUE(agent.Start().ok());
+    fake_.PushConfig({{"db.password", "s3cret"}});
+    ASSERT_TRUE(
+        FakeControlPlane::WaitFor([&] { return File().find("s3cret") != std::string::npos; }));
+    EXPECT_EQ(mode_of(), 0600u);
+    EXPECT_TRUE(agent.Stop().ok());
+  }
+  AgentConfig c = WithConfig(on);
+  c.config->mode = 0640;
+  Agent agent(c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  fake_.PushConfig({{"db.password", "n3w"}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return File().find("n3w") != std::string::npos; }));
+  EXPECT_EQ(mode_of(), 0640u);
+  EXPECT_TRUE(agent.Stop().ok());
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "etc"))
+    files += !e.is_directory();
+  EXPECT_EQ(files, 1u);
 }
 
 TEST_F(OnChangeTest, SignalWithoutATargetIsRefusedAtStart) {

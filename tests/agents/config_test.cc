@@ -252,6 +252,15 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       {"config bad extension",
        m + "config:\n  profile: prod\n  file: /tmp/c.toml\n",
        {"config.file", ".toml"}},
+      {"config mode not octal",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  mode: '0o640'\n",
+       {"agent.yaml:7", "config.mode", "octal file mode", "0o640"}},
+      {"config mode with an 8",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  mode: 0680\n",
+       {"config.mode", "octal"}},
+      {"config mode others write",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  mode: '0646'\n",
+       {"config.mode", "must not let group or others write"}},
       {"config bad profile",
        m + "config:\n  profile: Prod\n  file: /tmp/c.json\n",
        {"config.profile"}},
@@ -303,6 +312,19 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       EXPECT_NE(msg.find(part), std::string::npos)
           << c.name << ": '" << part << "' not in: " << msg;
     }
+  }
+}
+
+TEST(AgentConfigTest, ConfigFileModeIsOctalAndOwnerOnlyByDefault) {
+  const std::string m = std::string(kMinimal) + "config:\n  profile: prod\n  file: /tmp/c.json\n";
+  auto c = ParseAgentConfig(m, "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->config->mode, 0600u);
+  for (const char* mode : {"'0640'", "0640", "640", "\"0440\""}) {
+    auto with = ParseAgentConfig(m + "  mode: " + mode + "\n", "a.yaml");
+    ASSERT_TRUE(with.ok()) << mode << ": " << with.status().ToString();
+    EXPECT_EQ(with->config->mode,
+              std::string(mode).find("44") != std::string::npos ? 0440u : 0640u);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "hive/agent/log_shipper.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -189,6 +190,36 @@ TEST_F(LogShipperTest, FollowsRotationWhileShipping) {
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 3; }));
   shipper.Stop();
   EXPECT_EQ(Messages(), (std::vector<std::string>{"before", "last-of-old", "first-of-new"}));
+}
+
+// The spool holds the service's log lines: its directories are created
+// owner-only, and so is every file in them.
+TEST_F(LogShipperTest, KeepsItsStateOwnerOnly) {
+  auto mode_of = [](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  };
+  AppendFile(dir_ / "app.log", Line("kept"));
+  fake_.SetIngestStatus(503);
+  LogShipper shipper(Config(), Options(), metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.ingest_requests() >= 1; }));
+  EXPECT_EQ(mode_of(dir_ / "spool"), 0700u);
+  EXPECT_EQ(mode_of(dir_ / "spool/spool"), 0700u);
+  size_t records = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "spool/spool")) {
+    EXPECT_EQ(mode_of(e.path()), 0600u) << e.path();
+    ++records;
+  }
+  EXPECT_EQ(records, 1u);
+  fake_.SetIngestStatus(400);
+  ASSERT_TRUE(
+      FakeControlPlane::WaitFor([&] { return metrics_.Read().batches_dead_lettered == 1; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return SavedOffset(dir_ / "app.log") > 0; }));
+  shipper.Stop();
+  EXPECT_EQ(mode_of(dir_ / "spool/dead-letter.ndjson"), 0600u);
+  EXPECT_EQ(mode_of(dir_ / "spool/positions.json"), 0600u);
 }
 
 // What once crashed hive-agent (and again after each restart, reading the

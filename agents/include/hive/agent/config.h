@@ -66,6 +66,9 @@ struct ConfigFileConfig {
   std::string profile;
   std::string file;
   ConfigFileFormat format = ConfigFileFormat::kJson;
+  // The file's permission bits, set on every write (config.mode, octal);
+  // owner-only by default, as the file may hold secrets.
+  uint32_t mode = 0600;
   OnChangeConfig on_change;
 };
 
