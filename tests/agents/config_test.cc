@@ -108,8 +108,8 @@ config:
   EXPECT_FALSE(c->exec.restart_on_failure);
   EXPECT_EQ(c->exec.stop_timeout, std::chrono::seconds(3));
   EXPECT_EQ(c->exec.output.format, LogFormat::kLogfmt);
-  EXPECT_EQ(c->intake_listen, "127.0.0.1:4318");
-  EXPECT_EQ(c->admin_listen, "127.0.0.1:0");
+  EXPECT_EQ(c->intake.listen, "127.0.0.1:4318");
+  EXPECT_EQ(c->admin.listen, "127.0.0.1:0");
   EXPECT_EQ(c->config->on_change.kind, OnChangeConfig::Kind::kCommand);
   EXPECT_EQ(c->config->on_change.command, (std::vector<std::string>{"/bin/true", "x"}));
   EXPECT_EQ(c->config->on_change.timeout, std::chrono::seconds(5));
@@ -236,6 +236,12 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       {"bad exec restart", m + "exec:\n  restart: always\n", {"exec.restart", "on-failure"}},
       {"bad intake", m + "intake:\n  listen: nowhere\n", {"intake.listen", "host:port"}},
       {"admin without listen", m + "admin: {}\n", {"admin"}},
+      {"intake empty host", m + "intake:\n  listen: ':4318'\n", {"intake.listen", "a port"}},
+      {"intake port too large", m + "intake: { listen: 70000 }\n", {"intake.listen"}},
+      {"admin missing token file",
+       m + "admin: { listen: 9100, token_file: /nonexistent/admin.token }\n",
+       {"admin.token_file", "/nonexistent/admin.token"}},
+      {"intake unknown key", m + "intake: { listen: 9100, token: abc }\n", {"intake.token"}},
       {"log without path", m + "logs:\n  - format: json\n", {"logs[0].path", "is required"}},
       {"logs not a list", m + "logs: /x.log\n", {"logs", "must be a list"}},
       {"on_change unknown signal",
@@ -326,6 +332,19 @@ TEST(AgentConfigTest, ConfigFileModeIsOctalAndOwnerOnlyByDefault) {
     EXPECT_EQ(with->config->mode,
               std::string(mode).find("44") != std::string::npos ? 0440u : 0640u);
   }
+}
+
+TEST(AgentConfigTest, ListenersDefaultToLoopbackAndReadTheirTokenFiles) {
+  TempDir dir;
+  WriteFile(dir / "intake.token", "  in-tok\n");
+  auto c = ParseAgentConfig(std::string(kMinimal) + "intake: { listen: 4318, token_file: " +
+                                (dir / "intake.token") + " }\nadmin: { listen: '0.0.0.0:9100' }\n",
+                            "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->intake.listen, "127.0.0.1:4318");
+  EXPECT_EQ(c->intake.token, "in-tok");
+  EXPECT_EQ(c->admin.listen, "0.0.0.0:9100");
+  EXPECT_EQ(c->admin.token, "");
 }
 
 TEST(AgentConfigTest, EmptyTokenFileIsAnError) {

@@ -86,6 +86,12 @@ struct ExecConfig {
   LineFormatConfig output;                           // how stdout/stderr lines are read
 };
 
+// One of the agent's local HTTP listeners (intake:, admin:).
+struct ListenerConfig {
+  std::string listen;  // host:port (a bare port in the file: 127.0.0.1:<port>); empty: none
+  std::string token;   // from token_file, trimmed; empty: callers need no token
+};
+
 struct AgentConfig {
   std::string service;
   std::string instance;  // default <hostname>-<port>
@@ -105,8 +111,8 @@ struct AgentConfig {
   std::optional<MetricsScrapeConfig> metrics;
   std::string spool_dir;                  // default /var/lib/hive-agent/<instance>
   uint64_t spool_max_bytes = 256u << 20;  // spool.max_bytes
-  std::string intake_listen;              // intake.listen host:port; empty: no intake
-  std::string admin_listen;               // admin.listen host:port; empty: no admin server
+  ListenerConfig intake;                  // the local intake; listen empty: none
+  ListenerConfig admin;                   // /metrics, /healthz, /readyz; listen empty: none
   ExecConfig exec;
 
   // The lease the agent asks for: three heartbeats.
