@@ -190,6 +190,11 @@ void ConfigWatcher::Run() {
       fail("cannot read config; retrying", StatusFromResponse(*r).ToString());
       continue;
     }
+    // The properties are written back with json::dump, which recurses.
+    if (Status depth = CheckJsonDepth(r->body); !depth.ok()) {
+      fail("config answer nested too deep; retrying", depth.message());
+      continue;
+    }
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (!j.is_object() || !j.contains("properties") || !j["properties"].is_object()) {
       fail("config answer has no properties object; retrying", r->body.substr(0, 200));

@@ -438,6 +438,24 @@ TEST_F(OnChangeTest, RenderedFileIsOwnerOnlyOrItsConfiguredMode) {
   EXPECT_EQ(files, 1u);
 }
 
+// A config answer nested 100,000 deep would have made the agent's
+// json::dump recurse out of its stack: it is retried like any bad answer,
+// and the next good version is applied.
+TEST_F(OnChangeTest, ConfigAnswerNestedTooDeepIsRetriedNotFatal) {
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kCommand;
+  on.command = {"/bin/true"};
+  Agent agent(WithConfig(on), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  fake_.PushRawConfig(R"({"deep":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}");
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.config_requests() >= 3; }));
+  fake_.PushConfig({{"pool", 7}});
+  ASSERT_TRUE(
+      FakeControlPlane::WaitFor([&] { return File().find("\"pool\": 7") != std::string::npos; }));
+  EXPECT_EQ(File().find("deep"), std::string::npos);
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
 TEST_F(OnChangeTest, SignalWithoutATargetIsRefusedAtStart) {
   OnChangeConfig on;
   on.kind = OnChangeConfig::Kind::kSignal;
