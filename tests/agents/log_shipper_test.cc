@@ -252,7 +252,8 @@ TEST_F(LogShipperTest, ShipsEveryFormatsLongestAndWorstLines) {
   };
   const std::string head = "2026-11-22T10:00:00Z WARN ";
   AppendFile(dir_ / "json.log", R"({"level":"warn","msg":")" + words(kMax - 40) + "\"}\n" +
-                                    R"({"msg":)" + std::string(100'000, '[') + "\n");
+                                    R"({"msg":)" + std::string(100'000, '[') +
+                                    std::string(100'000, ']') + "}\n");
   AppendFile(dir_ / "logfmt.log", "level=warn msg=\"" + words(kMax - 40) + "\"\n");
   AppendFile(dir_ / "regex.log", head + words(50'000) + "\n" + head + words(kMax - head.size()) +
                                      "\n" + head + words(kMax) + "\n" + head + "caf\xE9\n");
@@ -275,7 +276,7 @@ TEST_F(LogShipperTest, ShipsEveryFormatsLongestAndWorstLines) {
       {3, ""},                             // the event after the joined one
       {head.size() + 6, "invalid UTF-8"},  // the whole line, \xE9 as U+FFFD
       {50'000, ""},
-      {7 + 100'000, "JSON nested deeper than 64 levels"},
+      {8 + 200'000, "JSON nested deeper than 64 levels"},
       {kMax / 2 + 6 + kMax / 2 - 200, ""},  // the joined event after its head
       {kMax - 40, ""},                      // json
       {kMax - 40, ""},                      // logfmt
