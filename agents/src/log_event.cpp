@@ -441,7 +441,9 @@ LogLineMapper::LogLineMapper(std::string service, std::string instance)
   // kMaxJsonDepth — the bound CheckJsonDepth applies, to the level — so no
   // document deeper than that is walked, without a second pass over every
   // line (CheckJsonDepth cost 12% of a JSON line's mapping).
-  if (impl_->parser.allocate(64u << 10, kMaxJsonDepth) != simdjson::SUCCESS) {
+  // A small first capacity: simdjson grows it to the longest line it meets
+  // (64 KiB up front cost ~1 MB per mapper, and the intake makes one per request).
+  if (impl_->parser.allocate(1024, kMaxJsonDepth) != simdjson::SUCCESS) {
     throw std::bad_alloc();
   }
 }
