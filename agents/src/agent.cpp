@@ -14,11 +14,33 @@
 namespace hive::agent {
 namespace {
 
-Result<std::unique_ptr<HttpServer>> StartServer(const std::string& listen,
+// With a token, every route but /healthz and /readyz needs it, as
+// `Authorization: Bearer`; the server's own check compares digests, so the
+// time taken says nothing of how much of a guess was right.
+Result<std::shared_ptr<const TokenAuthenticator>> ListenerAuth(std::string_view name,
+                                                               const ListenerConfig& listener,
+                                                               Role role) {
+  if (listener.token.empty()) return std::shared_ptr<const TokenAuthenticator>();
+  auto auth = std::make_shared<TokenAuthenticator>();
+  HIVE_RETURN_IF_ERROR(auth->Add(std::string(name), role, listener.token));
+  return std::shared_ptr<const TokenAuthenticator>(std::move(auth));
+}
+
+// `role` is what the listener's token may do: the intake's routes need an
+// agent's, the admin server's /metrics a reader's.
+Result<std::unique_ptr<HttpServer>> StartServer(std::string_view name,
+                                                const ListenerConfig& listener, Role role,
                                                 std::shared_ptr<prometheus::Registry> metrics,
                                                 const std::function<void(HttpServer&)>& routes) {
   HttpServerOptions o;
-  HIVE_RETURN_IF_ERROR(ParseHostPort(listen, &o.host, &o.port));
+  HIVE_RETURN_IF_ERROR(ParseHostPort(listener.listen, &o.host, &o.port));
+  auto auth = ListenerAuth(name, listener, role);
+  if (!auth.ok()) return auth.status();
+  o.auth = std::move(*auth);
+  if (!o.auth && !IsLoopbackHost(o.host)) {
+    log::Warn("listening beyond loopback without a token: anyone who reaches it is served",
+              {{"listener", name}, {"address", listener.listen}});
+  }
   o.worker_threads = 4;
   o.metrics = std::move(metrics);
   auto server = std::make_unique<HttpServer>(o);
@@ -44,23 +66,26 @@ Status Agent::Start() {
         "config.on_change.signal needs pid or pid_file, or a service started by hive-agent "
         "(-- command)");
   }
-  if (!config_.admin_listen.empty()) {
-    auto admin = StartServer(config_.admin_listen, metrics_.registry(), nullptr);
-    if (!admin.ok()) return admin.status().WithContext("admin.listen " + config_.admin_listen);
+  if (!config_.admin.listen.empty()) {
+    auto admin = StartServer("admin", config_.admin, Role::kReader, metrics_.registry(), nullptr);
+    if (!admin.ok()) return admin.status().WithContext("admin.listen " + config_.admin.listen);
     admin_ = std::move(*admin);
-    log::Info("admin endpoint listening", {{"address", admin_->host()}, {"port", admin_->port()}});
+    log::Info("admin endpoint listening", {{"address", admin_->host()},
+                                           {"port", admin_->port()},
+                                           {"token", !config_.admin.token.empty()}});
   }
   // The log thread also owns the spool directory; start it first so a bad
   // spool directory fails before anything was registered.
   shipper_ = std::make_unique<LogShipper>(config_, options_, metrics_);
   HIVE_RETURN_IF_ERROR(shipper_->Start());
-  if (!config_.intake_listen.empty()) {
+  if (!config_.intake.listen.empty()) {
     intake_ = std::make_unique<Intake>(config_.service, config_.instance, *shipper_, metrics_);
-    auto server =
-        StartServer(config_.intake_listen, nullptr, [&](HttpServer& s) { intake_->AddRoutes(s); });
-    if (!server.ok()) return server.status().WithContext("intake.listen " + config_.intake_listen);
+    auto server = StartServer("intake", config_.intake, Role::kAgent, nullptr,
+                              [&](HttpServer& s) { intake_->AddRoutes(s); });
+    if (!server.ok()) return server.status().WithContext("intake.listen " + config_.intake.listen);
     intake_->SetServer(std::move(*server));
-    log::Info("intake listening", {{"port", intake_->port()}});
+    log::Info("intake listening",
+              {{"port", intake_->port()}, {"token", !config_.intake.token.empty()}});
   }
   if (!config_.exec.command.empty()) {
     LogShipper* shipper = shipper_.get();

@@ -210,18 +210,46 @@ Status CheckHttpUrl(const ErrorContext& ctx, const YAML::Node& node, const std::
   return Status::Ok();
 }
 
-Status CheckListen(const ErrorContext& ctx, const YAML::Node& node, const std::string& where,
-                   std::string* out) {
-  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, where, {"listen"}));
+// A file holding one token (whitespace trimmed), so that no token is in the YAML.
+Status ReadToken(const ErrorContext& ctx, const YAML::Node& node, const std::string& key,
+                 std::string* token) {
+  auto path = GetString(ctx, node, key);
+  if (!path.ok()) return path.status();
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) {
+    return ctx.Error(node, key,
+                     "cannot read '" + *path + "': " + std::string(std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  *token = std::string(Trim(text));
+  if (token->empty()) return ctx.Error(node, key, "'" + *path + "' is empty");
+  return Status::Ok();
+}
+
+// intake: / admin: — `listen` (host:port, or a bare port for 127.0.0.1:port,
+// so that only a deliberate address is reachable from outside) and an
+// optional `token_file` callers must present.
+Status ParseListener(const ErrorContext& ctx, const YAML::Node& node, const std::string& where,
+                     ListenerConfig* out) {
+  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, where, {"listen", "token_file"}));
   if (!node["listen"]) return ctx.Error(node, where + ".listen", "is required");
   auto s = GetString(ctx, node["listen"], where + ".listen");
   if (!s.ok()) return s.status();
+  const bool bare_port =
+      !s->empty() && s->size() <= 5 && s->find_first_not_of("0123456789") == std::string::npos;
+  const std::string address = bare_port ? "127.0.0.1:" + *s : *s;
   std::string host;
   int port = 0;
-  if (!ParseHostPort(*s, &host, &port).ok() || port < 0) {
-    return ctx.Error(node["listen"], where + ".listen", "must be host:port, got '" + *s + "'");
+  if (!ParseHostPort(address, &host, &port).ok() || port < 0 || port > 65535) {
+    return ctx.Error(node["listen"], where + ".listen",
+                     "must be host:port or a port, got '" + *s + "'");
   }
-  *out = *s;
+  out->listen = address;
+  if (node["token_file"]) {
+    HIVE_RETURN_IF_ERROR(ReadToken(ctx, node["token_file"], where + ".token_file", &out->token));
+  }
   return Status::Ok();
 }
 
@@ -390,10 +418,33 @@ Status ParseExec(const ErrorContext& ctx, const YAML::Node& node, ExecConfig* ou
   return ParseLineFormat(ctx, node, "exec", &out->output);
 }
 
+// Permission bits written in octal, "0640" or "640". Group or others
+// writing a file the service trusts is refused.
+Result<uint32_t> GetFileMode(const ErrorContext& ctx, const YAML::Node& node,
+                             std::string_view key) {
+  const std::string text = node.IsScalar() ? node.Scalar() : "";
+  std::string_view digits = text;
+  if (digits.size() == 4 && digits.front() == '0') digits.remove_prefix(1);
+  uint32_t mode = 0;
+  for (char c : digits) mode = mode * 8 + static_cast<uint32_t>(c - '0');
+  if (digits.size() != 3 || digits.find_first_not_of("01234567") != std::string_view::npos) {
+    return ctx.Error(node, key, "must be an octal file mode like \"0640\", got '" + text + "'");
+  }
+  if ((mode & 022) != 0) {
+    return ctx.Error(node, key, "must not let group or others write the file, got '" + text + "'");
+  }
+  return mode;
+}
+
 Status ParseConfigSection(const ErrorContext& ctx, const YAML::Node& node,
                           std::optional<ConfigFileConfig>* out) {
-  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, "config", {"profile", "file", "on_change"}));
+  HIVE_RETURN_IF_ERROR(CheckMap(ctx, node, "config", {"profile", "file", "mode", "on_change"}));
   ConfigFileConfig c;
+  if (node["mode"]) {
+    auto mode = GetFileMode(ctx, node["mode"], "config.mode");
+    if (!mode.ok()) return mode.status();
+    c.mode = *mode;
+  }
   if (node["on_change"]) HIVE_RETURN_IF_ERROR(ParseOnChange(ctx, node["on_change"], &c.on_change));
   if (!node["profile"]) return ctx.Error(node, "config.profile", "is required");
   auto profile = GetString(ctx, node["profile"], "config.profile");
@@ -410,22 +461,6 @@ Status ParseConfigSection(const ErrorContext& ctx, const YAML::Node& node,
   c.file = *file;
   c.format = *format;
   *out = std::move(c);
-  return Status::Ok();
-}
-
-Status ReadToken(const ErrorContext& ctx, const YAML::Node& node, std::string* token) {
-  auto path = GetString(ctx, node, "token_file");
-  if (!path.ok()) return path.status();
-  std::ifstream in(*path, std::ios::binary);
-  if (!in) {
-    return ctx.Error(node, "token_file",
-                     "cannot read '" + *path + "': " + std::string(std::strerror(errno)));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  *token = std::string(Trim(text));
-  if (token->empty()) return ctx.Error(node, "token_file", "'" + *path + "' is empty");
   return Status::Ok();
 }
 
@@ -512,7 +547,9 @@ Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
   }
   HIVE_RETURN_IF_ERROR(CheckControlPlane(ctx, root["control_plane"], &c.control_plane));
   HIVE_RETURN_IF_ERROR(ParseTls(ctx, root, &c));
-  if (root["token_file"]) HIVE_RETURN_IF_ERROR(ReadToken(ctx, root["token_file"], &c.token));
+  if (root["token_file"]) {
+    HIVE_RETURN_IF_ERROR(ReadToken(ctx, root["token_file"], "token_file", &c.token));
+  }
   if (root["heartbeat_interval"]) {
     auto d = GetDuration(ctx, root["heartbeat_interval"], "heartbeat_interval");
     if (!d.ok()) return d.status();
@@ -550,10 +587,8 @@ Result<AgentConfig> Build(const YAML::Node& root, const ErrorContext& ctx,
     }
     c.metrics = std::move(mc);
   }
-  if (root["intake"])
-    HIVE_RETURN_IF_ERROR(CheckListen(ctx, root["intake"], "intake", &c.intake_listen));
-  if (root["admin"])
-    HIVE_RETURN_IF_ERROR(CheckListen(ctx, root["admin"], "admin", &c.admin_listen));
+  if (root["intake"]) HIVE_RETURN_IF_ERROR(ParseListener(ctx, root["intake"], "intake", &c.intake));
+  if (root["admin"]) HIVE_RETURN_IF_ERROR(ParseListener(ctx, root["admin"], "admin", &c.admin));
   if (root["exec"]) HIVE_RETURN_IF_ERROR(ParseExec(ctx, root["exec"], &c.exec));
   return c;
 }

@@ -190,6 +190,11 @@ void ConfigWatcher::Run() {
       fail("cannot read config; retrying", StatusFromResponse(*r).ToString());
       continue;
     }
+    // The properties are written back with json::dump, which recurses.
+    if (Status depth = CheckJsonDepth(r->body); !depth.ok()) {
+      fail("config answer nested too deep; retrying", depth.message());
+      continue;
+    }
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (!j.is_object() || !j.contains("properties") || !j["properties"].is_object()) {
       fail("config answer has no properties object; retrying", r->body.substr(0, 200));
@@ -211,7 +216,7 @@ void ConfigWatcher::Run() {
       last_content = std::move(content);
       Report(version, true, "unchanged");
     } else if (changed && content != refused) {
-      if (Status s = WriteFileAtomically(target.file, content); !s.ok()) {
+      if (Status s = WriteFileAtomically(target.file, content, target.mode); !s.ok()) {
         if (failed_write_version != version) {
           metrics_.AddConfigApplyFailure();
           Report(version, false, "cannot write " + target.file + ": " + s.message());
@@ -226,7 +231,7 @@ void ConfigWatcher::Run() {
         const std::optional<std::string> good =
             written ? std::optional<std::string>(last_content) : previous;
         const Status restored =
-            good ? WriteFileAtomically(target.file, *good)
+            good ? WriteFileAtomically(target.file, *good, target.mode)
                  : (::unlink(target.file.c_str()) == 0 ? Status::Ok()
                                                        : Status::Unavailable(std::strerror(errno)));
         log::Error("on_change failed; kept the last good config file",

@@ -38,7 +38,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 
 }  // namespace
 
-Status MakeDirs(const std::string& dir) {
+Status MakeDirs(const std::string& dir, mode_t mode) {
   if (dir.empty()) return Status::Ok();
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
@@ -47,25 +47,27 @@ Status MakeDirs(const std::string& dir) {
   }
   const std::string parent = DirName(dir);
   if (parent != dir) HIVE_RETURN_IF_ERROR(MakeDirs(parent));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
     return Errno("cannot create directory", dir);
   }
   return Status::Ok();
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view content) {
+Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
   const std::string dir = DirName(path);
   HIVE_RETURN_IF_ERROR(MakeDirs(dir));
-  mode_t mode = 0644;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) mode = st.st_mode & 07777;
   const std::string base =
       path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
   const std::string tmp = dir + "/." + base + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A temporary file left by a crash would keep its old mode through
+  // O_TRUNC, and a link planted there would be followed: start afresh, owner
+  // only, then give it `mode` before the content goes in.
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot create", tmp);
-  Status s = WriteAll(fd, content, tmp);
-  if (s.ok() && ::fchmod(fd, mode) != 0) s = Errno("cannot chmod", tmp);
+  Status s;
+  if (::fchmod(fd, mode) != 0) s = Errno("cannot chmod", tmp);
+  if (s.ok()) s = WriteAll(fd, content, tmp);
   if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot fsync", tmp);
   if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", tmp);
   if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("cannot rename onto", path);
@@ -83,7 +85,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
 
 Status AppendFileDurably(const std::string& path, std::string_view content) {
   HIVE_RETURN_IF_ERROR(MakeDirs(DirName(path)));
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot open", path);
   Status s = WriteAll(fd, content, path);
   if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot fsync", path);

@@ -122,6 +122,12 @@ void Intake::HandleNdjson(const HttpRequest& req, HttpResponse& res) {
   for (auto line : Split(req.body, '\n')) {
     if (Trim(line).empty()) continue;
     ++line_no;
+    // The mapper walks objects recursively; a line nested past the limit
+    // is refused here, with the others kept.
+    if (Status depth = CheckJsonDepth(line); !depth.ok()) {
+      errors.push_back({{"line", line_no}, {"message", depth.message()}});
+      continue;
+    }
     if (Trim(line).front() != '{' || !json::accept(line)) {
       errors.push_back({{"line", line_no}, {"message", "not a JSON object"}});
       continue;
@@ -141,6 +147,12 @@ void Intake::HandleNdjson(const HttpRequest& req, HttpResponse& res) {
 }
 
 void Intake::HandleOtlp(const HttpRequest& req, HttpResponse& res) {
+  // Bodies and attribute values are written back with json::dump, which
+  // recurses: a body nested past the limit is refused before it is parsed.
+  if (Status depth = CheckJsonDepth(req.body); !depth.ok()) {
+    res.SetError(Status::InvalidArgument("body: " + depth.message()));
+    return;
+  }
   auto doc = json::parse(req.body, nullptr, false);
   if (!doc.is_object()) {
     res.SetError(Status::InvalidArgument("body is not an OTLP JSON ExportLogsServiceRequest"));

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -19,6 +20,10 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 constexpr int kMaxFlattenDepth = 32;
+constexpr std::string_view kParseErrorAttr = "parse_error";
+constexpr std::string_view kJsonTooDeep = "JSON nested deeper than 64 levels";
+constexpr std::string_view kInvalidUtf8 = "invalid UTF-8";
+static_assert(kMaxJsonDepth == 64, "kJsonTooDeep names the limit");
 // The collector refuses a line whose trace_id, span_id or parent_span_id is
 // longer (collector/include/hive/collector/ndjson.h kMaxIdBytes); a longer
 // value stays in attrs instead of costing the whole line.
@@ -309,22 +314,26 @@ struct LogLineMapper::Impl {
     out += '"';
   }
 
+  // `parse_error` (may be empty) goes to attrs unless `extra` has one already.
   void AppendPlain(std::string_view line, TimePoint read_time, std::span<const ExtraAttr> extra,
-                   std::string& out) {
+                   std::string_view parse_error, std::string& out) {
     AppendHead(out, ToUnixNanos(read_time), "info");
     out += ",\"message\":";
     AppendJsonString(out, line);
-    if (!extra.empty()) {
-      out += ",\"attrs\":{";
-      for (size_t i = 0; i < extra.size(); ++i) {
-        if (i > 0) out += ',';
-        AppendJsonString(out, extra[i].key);
-        out += ':';
-        out += extra[i].json;
-      }
-      out += '}';
+    bool first = true;
+    auto attr = [&](std::string_view key, auto&& append_value) {
+      out += first ? ",\"attrs\":{" : ",";
+      first = false;
+      AppendJsonString(out, key);
+      out += ':';
+      append_value();
+    };
+    for (const auto& e : extra) {
+      if (e.key == kParseErrorAttr) parse_error = {};
+      attr(e.key, [&] { out += e.json; });
     }
-    out += "}\n";
+    if (!parse_error.empty()) attr(kParseErrorAttr, [&] { AppendJsonString(out, parse_error); });
+    out += first ? "}\n" : "}}\n";
   }
 
   void AppendMapped(element root, TimePoint read_time, std::span<const ExtraAttr> extra,
@@ -427,17 +436,27 @@ LogLineMapper::LogLineMapper(std::string service, std::string instance)
     : impl_(std::make_unique<Impl>()) {
   impl_->service = std::move(service);
   impl_->instance = std::move(instance);
+  // Flattening and nested values written back as text walk the document
+  // recursively: simdjson's own parse (iterative) refuses nesting past
+  // kMaxJsonDepth — the bound CheckJsonDepth applies, to the level — so no
+  // document deeper than that is walked, without a second pass over every
+  // line (CheckJsonDepth cost 12% of a JSON line's mapping).
+  // A small first capacity: simdjson grows it to the longest line it meets
+  // (64 KiB up front cost ~1 MB per mapper, and the intake makes one per request).
+  if (impl_->parser.allocate(1024, kMaxJsonDepth) != simdjson::SUCCESS) {
+    throw std::bad_alloc();
+  }
 }
 
 LogLineMapper::~LogLineMapper() = default;
 
-void LogLineMapper::AppendEvent(std::string_view line, TimePoint read_time, std::string& out,
-                                std::span<const ExtraAttr> extra) {
+std::string_view LogLineMapper::AppendEvent(std::string_view line, TimePoint read_time,
+                                            std::string& out, std::span<const ExtraAttr> extra) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   std::string_view trimmed = Trim(line);
   if (trimmed.empty() || trimmed.front() != '{') {
-    impl_->AppendPlain(line, read_time, extra, out);
-    return;
+    impl_->AppendPlain(line, read_time, extra, {}, out);
+    return {};
   }
   auto& buf = impl_->padded;
   if (buf.size() < line.size() + simdjson::SIMDJSON_PADDING) {
@@ -445,12 +464,18 @@ void LogLineMapper::AppendEvent(std::string_view line, TimePoint read_time, std:
   }
   std::memcpy(buf.data(), line.data(), line.size());
   element root;
-  if (impl_->parser.parse(buf.data(), line.size(), false).get(root) != simdjson::SUCCESS ||
-      root.type() != element_type::OBJECT) {
-    impl_->AppendPlain(line, read_time, extra, out);
-    return;
+  const simdjson::error_code error = impl_->parser.parse(buf.data(), line.size(), false).get(root);
+  if (error != simdjson::SUCCESS || root.type() != element_type::OBJECT) {
+    // Not JSON is plain text; JSON too deep or with bytes that are not
+    // UTF-8 is a line the parser could not read.
+    const std::string_view why = error == simdjson::DEPTH_ERROR  ? kJsonTooDeep
+                                 : error == simdjson::UTF8_ERROR ? kInvalidUtf8
+                                                                 : std::string_view();
+    impl_->AppendPlain(line, read_time, extra, why, out);
+    return why;
   }
   impl_->AppendMapped(root, read_time, extra, out);
+  return {};
 }
 
 }  // namespace hive::agent

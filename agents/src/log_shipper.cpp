@@ -85,6 +85,7 @@ struct LogShipper::Loop {
   std::string dead_letter_path;
   uint64_t next_seq = 1;
   std::string scratch;
+  std::string parse_error_json;  // a parser's parse_error as a JSON string
 
   Batch files;              // lines of log files
   Batch output;             // lines of the child's output
@@ -100,7 +101,8 @@ LogShipper::LogShipper(AgentConfig config, AgentOptions options, AgentMetrics& m
 LogShipper::~LogShipper() { Stop(); }
 
 Status LogShipper::Start() {
-  HIVE_RETURN_IF_ERROR(MakeDirs(config_.spool_dir));
+  // Spooled lines, positions and dead letters are the service's logs: owner only.
+  HIVE_RETURN_IF_ERROR(MakeDirs(config_.spool_dir, 0700));
   spool_ = std::make_unique<Spool>(config_.spool_dir + "/spool", config_.spool_max_bytes);
   HIVE_RETURN_IF_ERROR(spool_->Open());
   metrics_.AddSpoolCorrupt(spool_->corrupt_records());
@@ -211,18 +213,25 @@ void LogShipper::Run() {
   const auto linger = std::chrono::duration_cast<Steady::duration>(options_.batch_linger);
   Steady::time_point last_scan{};
 
+  // A line its parser could not read is shipped raw with attrs.parse_error.
   auto add_event = [&](Batch& batch, std::string_view text, LineParser& parser, bool truncated,
                        const ExtraAttr* stream) {
     if (batch.lines == 0) batch.started = Steady::now();
-    ExtraAttr extra[2];
+    const MappableLine mappable = parser.ToMappable(text, L.scratch);
+    ExtraAttr extra[3];
     size_t n = 0;
     if (truncated) {
       extra[n++] = kTruncated;
       metrics_.AddLinesTruncated(1);
     }
     if (stream != nullptr) extra[n++] = *stream;
-    L.mapper.AppendEvent(parser.ToMappable(text, L.scratch), Clock::System().Now(), batch.body,
-                         std::span<const ExtraAttr>(extra, n));
+    if (!mappable.parse_error.empty()) {
+      L.parse_error_json = JsonString(mappable.parse_error);
+      extra[n++] = {"parse_error", L.parse_error_json};
+    }
+    const std::string_view mapper_error = L.mapper.AppendEvent(
+        mappable.text, Clock::System().Now(), batch.body, std::span<const ExtraAttr>(extra, n));
+    if (!mappable.parse_error.empty() || !mapper_error.empty()) metrics_.AddLinesUnparsed(1);
     ++batch.lines;
   };
 

@@ -51,6 +51,10 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
                           "or the output buffer was full.");
   lines_truncated_ = Simple(r, "hive_agent_lines_truncated_total",
                             "Over-long lines cut to max_line_bytes and flagged truncated.");
+  lines_unparsed_ = Simple(r, "hive_agent_lines_unparsed_total",
+                           "Lines their format could not parse (invalid UTF-8, JSON nested too "
+                           "deep, over the pattern's match budget), shipped as their raw text "
+                           "with attrs.parse_error.");
   lines_dead_lettered_ =
       Simple(r, "hive_agent_lines_dead_lettered_total", "Lines written to dead-letter.ndjson.");
   spool_bytes_ = SimpleGauge(r, "hive_agent_spool_bytes", "Bytes of batches in the spool.");
@@ -77,6 +81,9 @@ void AgentMetrics::AddLinesDropped(uint64_t n) {
 }
 void AgentMetrics::AddLinesTruncated(uint64_t n) {
   lines_truncated_->Increment(static_cast<double>(n));
+}
+void AgentMetrics::AddLinesUnparsed(uint64_t n) {
+  lines_unparsed_->Increment(static_cast<double>(n));
 }
 void AgentMetrics::AddLinesDeadLettered(uint64_t n) {
   lines_dead_lettered_->Increment(static_cast<double>(n));
@@ -132,6 +139,7 @@ AgentMetrics::Values AgentMetrics::Read() const {
   v.config_apply_failures = Get(config_apply_failures_);
   v.lines_dropped = Get(lines_dropped_);
   v.lines_truncated = Get(lines_truncated_);
+  v.lines_unparsed = Get(lines_unparsed_);
   v.lines_dead_lettered = Get(lines_dead_lettered_);
   v.spool_bytes = Get(spool_bytes_);
   v.spool_records = Get(spool_records_);

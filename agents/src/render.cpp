@@ -200,6 +200,10 @@ std::string RenderProperties(ConfigFileFormat format, const Properties& properti
 }
 
 Result<Properties> PropertiesFromJson(std::string_view json) {
+  // Nested values are kept as their text, written by the recursive json::dump.
+  if (Status depth = CheckJsonDepth(json); !depth.ok()) {
+    return Status::InvalidArgument("properties: " + depth.message());
+  }
   auto j = nlohmann::json::parse(json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return Status::InvalidArgument("properties must be a JSON object");

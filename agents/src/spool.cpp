@@ -52,7 +52,7 @@ std::string Spool::PathOf(uint64_t seq) const {
 }
 
 Status Spool::Open() {
-  HIVE_RETURN_IF_ERROR(MakeDirs(dir_));
+  HIVE_RETURN_IF_ERROR(MakeDirs(dir_, 0700));  // batches of log lines: the agent's only
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) return Errno("cannot list", dir_);
   std::vector<uint64_t> seqs;
@@ -155,7 +155,7 @@ Status Spool::Append(SpoolRecord& record) {
   const std::string path = PathOf(seq);
   const std::string tmp = path + ".tmp";
   Status s;
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     s = Errno("cannot create", tmp);
   } else {

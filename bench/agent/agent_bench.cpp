@@ -1,13 +1,14 @@
 // bench/agent: hive-agent's file → collector path, beside rsyslog.
 //
-// hive-agent (the real binary, production defaults) tails a file of N JSON
-// log lines (~250 bytes each, written before it starts) and ships them to a
+// hive-agent (the real binary, production defaults) tails a file of N log
+// lines (~250 bytes each, written before it starts) and ships them to a
 // real hived (default roles, port 0) with durable acknowledgements; the
 // time until hived acknowledged all N (the agent's
 // hive_agent_lines_shipped_total on its admin endpoint) gives lines/s. The
 // agent's CPU (cores = CPU time / wall time) and peak RSS are read from
 // /proc while it works, then its CPU over an idle window with nothing to
-// read.
+// read. Twice: JSON lines (format: json), then the same events as plain
+// text read with docs/agent.md's pattern (format: regex, RE2).
 //
 // The anchor, on the same machine and file: rsyslogd (Debian's rsyslog,
 // imfile → omfwd over TCP) forwarding to a TCP sink in this process that
@@ -145,19 +146,31 @@ int PortFromLog(const std::string& path, const std::string& needle, const std::s
   return port;
 }
 
-std::string WriteLogFile(const std::string& path, int lines) {
+// The line formats the agent is measured on.
+enum class Format { kJson, kRegex };
+
+// docs/agent.md's example pattern, for the plain-text lines.
+constexpr char kPattern[] = R"((?<ts>\S+) (?<level>\w+) (?<message>.*)$)";
+
+// N lines of the same events: JSON objects, or plain text
+// "<RFC 3339> <level> <message with the trace and status>" of a similar size.
+std::string WriteLogFile(const std::string& path, int lines, Format format) {
   std::mt19937_64 rng(7);
   static constexpr const char* kLevels[] = {"info", "info", "info", "debug", "warn", "error"};
   std::ofstream out(path, std::ios::binary);
   char line[512];
   for (int i = 0; i < lines; ++i) {
+    const char* fmt =
+        format == Format::kJson
+            ? "{\"time\":\"2026-11-22T10:%02d:%02d.%06dZ\",\"level\":\"%s\",\"msg\":\"handled "
+              "request %d for customer %llu in %llu ms\",\"traceparent\":\"00-%016llx%016llx-"
+              "%016llx-01\",\"http.status_code\":%d,\"route\":\"/api/v1/orders/{id}\"}\n"
+            : "2026-11-22T10:%02d:%02d.%06dZ %s handled request %d for customer %llu in %llu ms "
+              "traceparent=00-%016llx%016llx-%016llx-01 http.status_code=%d "
+              "route=/api/v1/orders/{id} client=10.1.2.3 region=eu-west-1 pod=orders-7d\n";
     const int n = std::snprintf(
-        line, sizeof line,
-        "{\"time\":\"2026-11-22T10:%02d:%02d.%06dZ\",\"level\":\"%s\",\"msg\":\"handled request "
-        "%d for customer %llu in %llu ms\",\"traceparent\":\"00-%016llx%016llx-%016llx-01\","
-        "\"http.status_code\":%d,\"route\":\"/api/v1/orders/{id}\"}\n",
-        (i / 60'000'000) % 60, (i / 1'000'000) % 60, i % 1'000'000, kLevels[rng() % 6], i,
-        static_cast<unsigned long long>(rng() % 50'000),
+        line, sizeof line, fmt, (i / 60'000'000) % 60, (i / 1'000'000) % 60, i % 1'000'000,
+        kLevels[rng() % 6], i, static_cast<unsigned long long>(rng() % 50'000),
         static_cast<unsigned long long>(rng() % 900), static_cast<unsigned long long>(rng()),
         static_cast<unsigned long long>(rng()), static_cast<unsigned long long>(rng()),
         rng() % 10 == 0 ? 503 : 200);
@@ -204,8 +217,9 @@ uint64_t ShippedLines(hive::HttpClient& admin) {
 }
 
 Result RunAgent(const std::string& hived, const std::string& agent, const std::string& dir,
-                const std::string& log, const Config& cfg) {
+                const std::string& log, Format format, const Config& cfg) {
   Result r;
+  std::filesystem::create_directories(dir);
   const pid_t hived_pid = Spawn(
       {hived, "--listen", "127.0.0.1:0", "--data-dir", dir + "/hived", "--access-log", "none"},
       dir + "/hived.err");
@@ -220,6 +234,9 @@ Result RunAgent(const std::string& hived, const std::string& agent, const std::s
   std::ofstream(yaml) << "service: bench\ninstance: bench-1\nport: 9999\n"
                       << "control_plane: http://127.0.0.1:" << port << "\n"
                       << "logs:\n  - path: " << log << "\n"
+                      << (format == Format::kRegex
+                              ? std::string("    format: regex\n    pattern: '") + kPattern + "'\n"
+                              : std::string())
                       << "spool:\n  dir: " << dir << "/spool\n"
                       << "admin: { listen: 127.0.0.1:0 }\n";
   const pid_t agent_pid = Spawn({agent, "--config", yaml}, dir + "/agent.err");
@@ -312,7 +329,7 @@ std::optional<Result> RunRsyslog(const std::string& dir, const std::string& log,
 }
 
 void PrintRow(const char* name, const Result& r) {
-  std::printf("| %-44s | %10.0f | %6.2f | %8.1f | %6.2f |%s\n", name, r.lines_per_s, r.cores,
+  std::printf("| %-48s | %10.0f | %6.2f | %8.1f | %6.2f |%s\n", name, r.lines_per_s, r.cores,
               r.peak_rss_mb, r.idle_cpu_pct, r.ok ? "" : " (incomplete)");
 }
 
@@ -332,18 +349,22 @@ int main(int argc, char** argv) {
   }
   char tmpl[] = "/tmp/hive-agent-bench-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  const std::string log = WriteLogFile(dir + "/app.log", cfg.lines);
-  std::printf("agent bench: %d lines of %.0f bytes%s\n", cfg.lines,
+  const std::string log = WriteLogFile(dir + "/app.log", cfg.lines, Format::kJson);
+  const std::string plain = WriteLogFile(dir + "/plain.log", cfg.lines, Format::kRegex);
+  std::printf("agent bench: %d lines of %.0f bytes (JSON), %.0f bytes (plain text)%s\n", cfg.lines,
               static_cast<double>(std::filesystem::file_size(log)) / cfg.lines,
+              static_cast<double>(std::filesystem::file_size(plain)) / cfg.lines,
               cfg.quick ? " (quick)" : "");
-  const Result agent = RunAgent(argv[1], argv[2], dir, log, cfg);
+  const Result agent = RunAgent(argv[1], argv[2], dir + "/json", log, Format::kJson, cfg);
+  const Result regex = RunAgent(argv[1], argv[2], dir + "/regex", plain, Format::kRegex, cfg);
   const auto anchor = RunRsyslog(dir, log, cfg);
-  std::printf("\n| %-44s | %10s | %6s | %8s | %6s |\n", "path", "lines/s", "cores", "RSS MB",
+  std::printf("\n| %-48s | %10s | %6s | %8s | %6s |\n", "path", "lines/s", "cores", "RSS MB",
               "idle %");
-  std::printf("|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
+  std::printf("|%s|%s|%s|%s|%s|\n", std::string(50, '-').c_str(), std::string(12, '-').c_str(),
               std::string(8, '-').c_str(), std::string(10, '-').c_str(),
               std::string(8, '-').c_str());
-  PrintRow("hive-agent file -> hived (durable acks)", agent);
+  PrintRow("hive-agent file -> hived, json (durable acks)", agent);
+  PrintRow("hive-agent file -> hived, regex (durable acks)", regex);
   if (anchor) {
     PrintRow("rsyslog imfile -> omfwd TCP sink (anchor)", *anchor);
     if (anchor->lines_per_s > 0) {
@@ -354,9 +375,9 @@ int main(int argc, char** argv) {
                       : 0.0);
     }
   } else {
-    std::printf("| %-44s | not installed (apt-get install rsyslog) |\n", "rsyslog");
+    std::printf("| %-48s | not installed (apt-get install rsyslog) |\n", "rsyslog");
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  return agent.ok ? 0 : 1;
+  return agent.ok && regex.ok ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 #include "hive/core/text.h"
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -315,11 +316,25 @@ Result<TimePoint> ParseRfc3339(std::string_view s) {
   return FromUnixNanos(ns);
 }
 
+// The bytes a JSON string holds as they are: printable ASCII but '"' and '\\'.
+constexpr std::array<bool, 256> kPlainJsonByte = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
+    // Printable ASCII other than '"' and '\\' goes out in runs: most of
+    // every log line shipped or stored is written here.
+    size_t run = i;
+    while (run < s.size() && kPlainJsonByte[static_cast<unsigned char>(s[run])]) ++run;
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {

@@ -1,7 +1,11 @@
 // The agent's endpoints and config hooks against the fake control plane:
 // the local intake (NDJSON and OTLP/HTTP JSON), the admin /metrics, metrics
 // scraping, and config.on_change with rollout reports.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -57,8 +61,8 @@ class AgentFeaturesTest : public ::testing::Test {
 
 TEST_F(AgentFeaturesTest, IntakeTakesNdjsonAndOtlpThroughTheSpool) {
   AgentConfig c = Base();
-  c.intake_listen = "127.0.0.1:0";
-  c.admin_listen = "127.0.0.1:0";
+  c.intake.listen = "127.0.0.1:0";
+  c.admin.listen = "127.0.0.1:0";
   Agent agent(c, FastOptions());
   ASSERT_TRUE(agent.Start().ok());
   ASSERT_GT(agent.intake_port(), 0);
@@ -120,6 +124,158 @@ TEST_F(AgentFeaturesTest, IntakeTakesNdjsonAndOtlpThroughTheSpool) {
     EXPECT_NE(m->body.find(name), std::string::npos) << name;
   }
   admin.reset();
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
+// An OTLP body nested 100,000 deep once crashed the agent (json::dump
+// recursed); no token is needed to send one. It is refused with a JSON
+// error, like an NDJSON line nested too deep, and the agent keeps serving.
+TEST_F(AgentFeaturesTest, IntakeRefusesJsonNestedTooDeepAndKeepsServing) {
+  AgentConfig c = Base();
+  c.intake.listen = "127.0.0.1:0";
+  Agent agent(c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  auto intake = Client(agent.intake_port());
+  auto deep_value = [](int depth) {
+    std::string v;
+    for (int i = 0; i < depth; ++i) v += R"({"arrayValue":{"values":[)";
+    v += R"({"stringValue":"x"})";
+    for (int i = 0; i < depth; ++i) v += "]}}";
+    return v;
+  };
+  auto otlp = [](const std::string& body) {
+    return R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":)" + body + "}]}]}]}";
+  };
+
+  auto r = intake->Send("POST", "/v1/logs", otlp(deep_value(100'000)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  const json error = json::parse(r->body, nullptr, false);
+  EXPECT_EQ(error["error"]["code"], "invalid_argument") << r->body;
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("nested deeper than 64"),
+            std::string::npos)
+      << r->body;
+
+  r = intake->Send("POST", "/api/v1/ingest/logs",
+                   R"({"msg":)" + std::string(100'000, '[') + "\n" + R"({"msg":"fine"})",
+                   "application/x-ndjson");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  const json answer = json::parse(r->body, nullptr, false);
+  EXPECT_EQ(answer["accepted"], 1);
+  EXPECT_EQ(answer["errors"][0]["line"], 1);
+  EXPECT_NE(answer["errors"][0]["message"].get<std::string>().find("nested deeper than 64"),
+            std::string::npos);
+
+  // Within the limit an array body is kept as its JSON text.
+  r = intake->Send("POST", "/v1/logs", otlp(deep_value(10)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 2; }));
+  EXPECT_EQ(fake_.events()[0]["message"], "fine");
+  EXPECT_TRUE(fake_.events()[1]["message"].get<std::string>().starts_with(R"({"arrayValue")"));
+  intake.reset();
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
+// The first IPv4 address of this machine that is not loopback; "" if none.
+std::string NonLoopbackAddress() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (ifaddrs* a = list; a != nullptr && out.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    if (!std::string_view(text).starts_with("127.")) out = text;
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+// The agent from its YAML file, with intake and admin given as written.
+Result<AgentConfig> ListenersConfig(const std::string& control_plane, const TempDir& dir,
+                                    const std::string& intake, const std::string& admin) {
+  return ParseAgentConfig("service: orders\ninstance: orders-1\nport: 8081\ncontrol_plane: " +
+                              control_plane + "\nspool: { dir: " + (dir / "spool") +
+                              " }\nintake: " + intake + "\nadmin: " + admin + "\n",
+                          "agent.yaml");
+}
+
+// With a token_file, the intake and the admin /metrics answer 401 (a JSON
+// error) to a caller without that token; /healthz and /readyz stay open for
+// probes.
+TEST_F(AgentFeaturesTest, ListenersWithATokenFileRequireIt) {
+  WriteFile(dir_ / "intake.token", "intake-s3cret\n");
+  WriteFile(dir_ / "admin.token", "admin-s3cret\n");
+  auto c = ListenersConfig(fake_.url(), dir_,
+                           "{ listen: 127.0.0.1:0, token_file: " + (dir_ / "intake.token") + " }",
+                           "{ listen: 127.0.0.1:0, token_file: " + (dir_ / "admin.token") + " }");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Agent agent(*c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  auto intake = Client(agent.intake_port());
+  auto admin = Client(agent.admin_port());
+  auto bearer = [](const std::string& token) {
+    return std::vector<Header>{{"Authorization", "Bearer " + token}};
+  };
+  const std::string line = R"({"msg":"with token"})";
+  for (const auto& headers : {std::vector<Header>{}, bearer("wrong"), bearer("admin-s3cret")}) {
+    auto r = intake->Send("POST", "/api/v1/ingest/logs", line, "application/x-ndjson", headers);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 401) << r->body;
+    EXPECT_EQ(json::parse(r->body, nullptr, false)["error"]["code"], "unauthenticated") << r->body;
+    r = intake->Send("POST", "/v1/logs", "{}", "application/json", headers);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 401) << r->body;
+  }
+  for (const auto& headers : {std::vector<Header>{}, bearer("intake-s3cret")}) {
+    auto r = admin->Get("/metrics", headers);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 401) << r->body;
+    EXPECT_EQ(json::parse(r->body, nullptr, false)["error"]["code"], "unauthenticated") << r->body;
+  }
+  auto r = intake->Send("POST", "/api/v1/ingest/logs", line, "application/x-ndjson",
+                        bearer("intake-s3cret"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = admin->Get("/metrics", bearer("admin-s3cret"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("hive_agent_intake_lines_total 1"), std::string::npos);
+  for (const char* probe : {"/healthz", "/readyz"}) {
+    r = admin->Get(probe);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << probe;
+  }
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.events().size() == 1; }));
+  EXPECT_EQ(fake_.events()[0]["message"], "with token");
+  intake.reset();
+  admin.reset();
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
+// `listen` with only a port binds loopback: reachable on 127.0.0.1, not on
+// the machine's other addresses.
+TEST_F(AgentFeaturesTest, ListenersGivenOnlyAPortBindLoopback) {
+  auto c = ListenersConfig(fake_.url(), dir_, "{ listen: 0 }", "{ listen: '0' }");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Agent agent(*c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  for (const int port : {agent.intake_port(), agent.admin_port()}) {
+    ASSERT_GT(port, 0);
+    auto r = Client(port)->Get("/healthz");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    const std::string other = NonLoopbackAddress();
+    if (other.empty()) continue;  // a machine with loopback only
+    HttpClientOptions o;
+    o.base_url = "http://" + other + ":" + std::to_string(port);
+    o.connect_timeout = std::chrono::seconds(2);
+    auto outside = std::move(HttpClient::Create(o).value())->Get("/healthz");
+    EXPECT_FALSE(outside.ok()) << other << ":" << port << " answered " << outside->status;
+  }
   EXPECT_TRUE(agent.Stop().ok());
 }
 
@@ -242,6 +398,62 @@ TEST_F(OnChangeTest, HttpRefreshAndAHivedWithoutRolloutTracking) {
   EXPECT_TRUE(fake_.applied().empty());
   EXPECT_TRUE(agent.Stop().ok());
   service.Stop();
+}
+
+// The rendered file may hold secrets: it is owner-only unless config.mode
+// says otherwise, on every write (an existing wider file is narrowed), and
+// no temporary file is left beside it.
+TEST_F(OnChangeTest, RenderedFileIsOwnerOnlyOrItsConfiguredMode) {
+  std::filesystem::create_directories(dir_ / "etc");
+  WriteFile(dir_ / "etc/orders.json", "{}\n");
+  ASSERT_EQ(::chmod((dir_ / "etc/orders.json").c_str(), 0644), 0);
+  auto mode_of = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat((dir_ / "etc/orders.json").c_str(), &st), 0);
+    return st.st_mode & 07777;
+  };
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kCommand;
+  on.command = {"/bin/true"};
+  {
+    Agent agent(WithConfig(on), FastOptions());
+    ASSERT_TRUE(agent.Start().ok());
+    fake_.PushConfig({{"db.password", "s3cret"}});
+    ASSERT_TRUE(
+        FakeControlPlane::WaitFor([&] { return File().find("s3cret") != std::string::npos; }));
+    EXPECT_EQ(mode_of(), 0600u);
+    EXPECT_TRUE(agent.Stop().ok());
+  }
+  AgentConfig c = WithConfig(on);
+  c.config->mode = 0640;
+  Agent agent(c, FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  fake_.PushConfig({{"db.password", "n3w"}});
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return File().find("n3w") != std::string::npos; }));
+  EXPECT_EQ(mode_of(), 0640u);
+  EXPECT_TRUE(agent.Stop().ok());
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "etc"))
+    files += !e.is_directory();
+  EXPECT_EQ(files, 1u);
+}
+
+// A config answer nested 100,000 deep would have made the agent's
+// json::dump recurse out of its stack: it is retried like any bad answer,
+// and the next good version is applied.
+TEST_F(OnChangeTest, ConfigAnswerNestedTooDeepIsRetriedNotFatal) {
+  OnChangeConfig on;
+  on.kind = OnChangeConfig::Kind::kCommand;
+  on.command = {"/bin/true"};
+  Agent agent(WithConfig(on), FastOptions());
+  ASSERT_TRUE(agent.Start().ok());
+  fake_.PushRawConfig(R"({"deep":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}");
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.config_requests() >= 3; }));
+  fake_.PushConfig({{"pool", 7}});
+  ASSERT_TRUE(
+      FakeControlPlane::WaitFor([&] { return File().find("\"pool\": 7") != std::string::npos; }));
+  EXPECT_EQ(File().find("deep"), std::string::npos);
+  EXPECT_TRUE(agent.Stop().ok());
 }
 
 TEST_F(OnChangeTest, SignalWithoutATargetIsRefusedAtStart) {

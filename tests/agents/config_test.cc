@@ -108,8 +108,8 @@ config:
   EXPECT_FALSE(c->exec.restart_on_failure);
   EXPECT_EQ(c->exec.stop_timeout, std::chrono::seconds(3));
   EXPECT_EQ(c->exec.output.format, LogFormat::kLogfmt);
-  EXPECT_EQ(c->intake_listen, "127.0.0.1:4318");
-  EXPECT_EQ(c->admin_listen, "127.0.0.1:0");
+  EXPECT_EQ(c->intake.listen, "127.0.0.1:4318");
+  EXPECT_EQ(c->admin.listen, "127.0.0.1:0");
   EXPECT_EQ(c->config->on_change.kind, OnChangeConfig::Kind::kCommand);
   EXPECT_EQ(c->config->on_change.command, (std::vector<std::string>{"/bin/true", "x"}));
   EXPECT_EQ(c->config->on_change.timeout, std::chrono::seconds(5));
@@ -206,6 +206,24 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       {"bad regex",
        m + "logs:\n  - path: /x.log\n    format: regex\n    pattern: '(?<m>[a-'\n",
        {"logs[0].pattern", "bad regular expression"}},
+      {"back-reference in pattern",
+       m + "logs:\n  - path: /x.log\n    format: regex\n    pattern: '(?<m>x)\\1'\n",
+       {"agent.yaml:7", "logs[0].pattern", "back-reference \\1 is not supported", "RE2"}},
+      {"lookahead in exec pattern",
+       m + "exec:\n  format: regex\n  pattern: '(?<m>x)(?=y)'\n",
+       {"exec.pattern", "lookahead"}},
+      {"lookbehind in multiline_start",
+       m + "logs:\n  - path: /x.log\n    multiline_start: '(?<=x)y'\n",
+       {"logs[0].multiline_start", "lookbehind"}},
+      {"possessive in exec multiline_start",
+       m + "exec:\n  multiline_start: '^\\d++'\n",
+       {"exec.multiline_start", "possessive"}},
+      {"atomic group in pattern",
+       m + "logs:\n  - path: /x.log\n    format: regex\n    pattern: '(?>(?<m>x))'\n",
+       {"logs[0].pattern", "atomic group"}},
+      {"pattern too large",
+       m + "logs:\n  - path: /x.log\n    format: regex\n    pattern: '(?<m>.{1000})'\n",
+       {"logs[0].pattern", "RE2 instructions"}},
       {"unknown format",
        m + "logs:\n  - path: /x.log\n    format: xml\n",
        {"logs[0].format", "unknown format 'xml'"}},
@@ -218,6 +236,12 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       {"bad exec restart", m + "exec:\n  restart: always\n", {"exec.restart", "on-failure"}},
       {"bad intake", m + "intake:\n  listen: nowhere\n", {"intake.listen", "host:port"}},
       {"admin without listen", m + "admin: {}\n", {"admin"}},
+      {"intake empty host", m + "intake:\n  listen: ':4318'\n", {"intake.listen", "a port"}},
+      {"intake port too large", m + "intake: { listen: 70000 }\n", {"intake.listen"}},
+      {"admin missing token file",
+       m + "admin: { listen: 9100, token_file: /nonexistent/admin.token }\n",
+       {"admin.token_file", "/nonexistent/admin.token"}},
+      {"intake unknown key", m + "intake: { listen: 9100, token: abc }\n", {"intake.token"}},
       {"log without path", m + "logs:\n  - format: json\n", {"logs[0].path", "is required"}},
       {"logs not a list", m + "logs: /x.log\n", {"logs", "must be a list"}},
       {"on_change unknown signal",
@@ -234,6 +258,15 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
       {"config bad extension",
        m + "config:\n  profile: prod\n  file: /tmp/c.toml\n",
        {"config.file", ".toml"}},
+      {"config mode not octal",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  mode: '0o640'\n",
+       {"agent.yaml:7", "config.mode", "octal file mode", "0o640"}},
+      {"config mode with an 8",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  mode: 0680\n",
+       {"config.mode", "octal"}},
+      {"config mode others write",
+       m + "config:\n  profile: prod\n  file: /tmp/c.json\n  mode: '0646'\n",
+       {"config.mode", "must not let group or others write"}},
       {"config bad profile",
        m + "config:\n  profile: Prod\n  file: /tmp/c.json\n",
        {"config.profile"}},
@@ -286,6 +319,32 @@ TEST(AgentConfigTest, RejectsEachBadInputNamingFileAndKey) {
           << c.name << ": '" << part << "' not in: " << msg;
     }
   }
+}
+
+TEST(AgentConfigTest, ConfigFileModeIsOctalAndOwnerOnlyByDefault) {
+  const std::string m = std::string(kMinimal) + "config:\n  profile: prod\n  file: /tmp/c.json\n";
+  auto c = ParseAgentConfig(m, "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->config->mode, 0600u);
+  for (const char* mode : {"'0640'", "0640", "640", "\"0440\""}) {
+    auto with = ParseAgentConfig(m + "  mode: " + mode + "\n", "a.yaml");
+    ASSERT_TRUE(with.ok()) << mode << ": " << with.status().ToString();
+    EXPECT_EQ(with->config->mode,
+              std::string(mode).find("44") != std::string::npos ? 0440u : 0640u);
+  }
+}
+
+TEST(AgentConfigTest, ListenersDefaultToLoopbackAndReadTheirTokenFiles) {
+  TempDir dir;
+  WriteFile(dir / "intake.token", "  in-tok\n");
+  auto c = ParseAgentConfig(std::string(kMinimal) + "intake: { listen: 4318, token_file: " +
+                                (dir / "intake.token") + " }\nadmin: { listen: '0.0.0.0:9100' }\n",
+                            "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->intake.listen, "127.0.0.1:4318");
+  EXPECT_EQ(c->intake.token, "in-tok");
+  EXPECT_EQ(c->admin.listen, "0.0.0.0:9100");
+  EXPECT_EQ(c->admin.token, "");
 }
 
 TEST(AgentConfigTest, EmptyTokenFileIsAnError) {

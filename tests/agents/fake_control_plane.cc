@@ -99,13 +99,17 @@ FakeControlPlane::FakeControlPlane(int port, TlsOptions tls, HttpClientOptions p
                      cv_.wait_for(lock, wait.ok() ? *wait : std::chrono::seconds(30),
                                   [&] { return shutting_down_ || config_index_ > wanted; });
                    }
-                   res.SetJson(json{{"app", req.PathParam("app")},
-                                    {"profile", req.PathParam("profile")},
-                                    {"version", config_version_},
-                                    {"index", config_index_},
-                                    {"properties", config_properties_},
-                                    {"sources", json::array()}}
-                                   .dump());
+                   const json answer = {
+                       {"app", req.PathParam("app")},      {"profile", req.PathParam("profile")},
+                       {"version", config_version_},       {"index", config_index_},
+                       {"properties", config_properties_}, {"sources", json::array()}};
+                   if (!raw_config_properties_.empty()) {
+                     res.SetJson(R"({"version":)" + std::to_string(config_version_) +
+                                 R"(,"index":)" + std::to_string(config_index_) +
+                                 R"(,"properties":)" + raw_config_properties_ + "}");
+                     return;
+                   }
+                   res.SetJson(answer.dump());
                  });
   server_->Route(
       "POST", "/api/v1/ingest/logs", {Access::kAgent, 64u << 20},
@@ -237,9 +241,19 @@ void FakeControlPlane::RejectMessage(std::string message) {
   std::lock_guard lock(mu_);
   reject_message_ = std::move(message);
 }
+void FakeControlPlane::PushRawConfig(std::string properties_json) {
+  {
+    std::lock_guard lock(mu_);
+    raw_config_properties_ = std::move(properties_json);
+    ++config_version_;
+    ++config_index_;
+  }
+  cv_.notify_all();
+}
 void FakeControlPlane::PushConfig(const json& properties) {
   {
     std::lock_guard lock(mu_);
+    raw_config_properties_.clear();
     config_properties_ = properties;
     ++config_version_;
     ++config_index_;

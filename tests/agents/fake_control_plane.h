@@ -71,6 +71,9 @@ class FakeControlPlane {
 
   // Config store: a new version of {app}/{profile}.
   void PushConfig(const nlohmann::json& properties);
+  // A new version whose properties are this JSON text as it is (which
+  // nlohmann could not write back, e.g. nested 100,000 deep).
+  void PushRawConfig(std::string properties_json);
   int config_requests();
   // PUT .../applied/{instance} bodies, in order (with "instance" added).
   std::vector<nlohmann::json> applied();
@@ -109,6 +112,7 @@ class FakeControlPlane {
   std::vector<std::string> metric_posts_;
   std::string reject_message_;
   nlohmann::json config_properties_ = nlohmann::json::object();
+  std::string raw_config_properties_;  // set: sent instead of config_properties_
   int64_t config_version_ = 0;
   uint64_t config_index_ = 1;
   int config_requests_ = 0;

@@ -174,6 +174,36 @@ TEST(LogLineMapperTest, InvalidUtf8StillMakesValidJson) {
   EXPECT_TRUE(e["message"].get<std::string>().starts_with("bad "));
 }
 
+// A JSON line nested past kMaxJsonDepth, or with bytes that are not UTF-8,
+// is shipped as its raw text, flagged, rather than walked or dropped.
+TEST(LogLineMapperTest, DeepOrNonUtf8JsonIsShippedRawWithParseError) {
+  LogLineMapper mapper("orders", "orders-1");
+  const std::string deep = R"({"a":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  const std::string bad_utf8 = "{\"msg\":\"caf\xE9\"}";
+  const std::pair<const std::string*, std::string_view> cases[] = {
+      {&deep, "JSON nested deeper than 64 levels"}, {&bad_utf8, "invalid UTF-8"}};
+  for (const auto& [line, why] : cases) {
+    std::string out;
+    EXPECT_EQ(mapper.AppendEvent(*line, kReadTime, out), why);
+    const json e = json::parse(out, nullptr, false);
+    ASSERT_TRUE(e.is_object()) << why;
+    EXPECT_EQ(e["message"].get<std::string>().size(), line->size() + (line == &bad_utf8 ? 2 : 0));
+    EXPECT_EQ(e["level"], "info");
+    EXPECT_EQ(e["attrs"], json({{"parse_error", why}}));
+  }
+  // 64 levels are read as usual; a parse_error the caller gives is kept once.
+  const std::string nested_64 =
+      R"({"msg":"ok","a":)" + std::string(63, '[') + std::string(63, ']') + "}";
+  std::string out;
+  EXPECT_EQ(mapper.AppendEvent(nested_64, kReadTime, out), "");
+  EXPECT_EQ(json::parse(out)["message"], "ok");
+  const ExtraAttr extra[] = {{"parse_error", "\"invalid UTF-8\""}};
+  out.clear();
+  mapper.AppendEvent(deep, kReadTime, out, extra);
+  EXPECT_EQ(json::parse(out)["attrs"], json({{"parse_error", "invalid UTF-8"}}));
+  EXPECT_EQ(out.find("parse_error"), out.rfind("parse_error"));
+}
+
 // Found by fuzz/line_parser: the collector refuses a whole line whose ts is
 // before 1970 or whose id is over 128 bytes, so the mapper keeps such values
 // in attrs rather than lose the event.

@@ -133,5 +133,19 @@ TEST(RenderTest, PropertiesFromJsonKeepsTypes) {
   EXPECT_FALSE(PropertiesFromJson("{broken").ok());
 }
 
+// A nested value is kept as its JSON text, written by a recursive writer:
+// properties nested past kMaxJsonDepth are refused before it runs.
+TEST(PropertiesFromJsonTest, RefusesNestingPastTheLimit) {
+  auto deep =
+      PropertiesFromJson(R"({"a":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_TRUE(deep.status().IsInvalidArgument());
+  EXPECT_NE(deep.status().message().find("nested deeper than 64"), std::string::npos)
+      << deep.status().message();
+  auto fine = PropertiesFromJson(R"({"a":[[1]]})");
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(fine->at("a"), PropertyValue(JsonText{"[[1]]"}));
+}
+
 }  // namespace
 }  // namespace hive::agent

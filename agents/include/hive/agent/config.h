@@ -36,7 +36,7 @@ enum class LogFormat { kJson, kLogfmt, kRegex };
 // joining of continuation lines (stack traces) into the event before them.
 struct LineFormatConfig {
   LogFormat format = LogFormat::kJson;
-  std::string pattern;          // kRegex: ECMAScript with (?<name>...) groups
+  std::string pattern;          // kRegex: RE2 with (?<name>...) groups (line_parser.h)
   std::string multiline_start;  // empty: one line is one event
   Duration multiline_timeout = std::chrono::seconds(1);  // a joined event waits at most this
 };
@@ -66,6 +66,9 @@ struct ConfigFileConfig {
   std::string profile;
   std::string file;
   ConfigFileFormat format = ConfigFileFormat::kJson;
+  // The file's permission bits, set on every write (config.mode, octal);
+  // owner-only by default, as the file may hold secrets.
+  uint32_t mode = 0600;
   OnChangeConfig on_change;
 };
 
@@ -81,6 +84,12 @@ struct ExecConfig {
   bool restart_on_failure = true;                    // exec.restart: on-failure | never
   Duration stop_timeout = std::chrono::seconds(10);  // SIGTERM → SIGKILL
   LineFormatConfig output;                           // how stdout/stderr lines are read
+};
+
+// One of the agent's local HTTP listeners (intake:, admin:).
+struct ListenerConfig {
+  std::string listen;  // host:port (a bare port in the file: 127.0.0.1:<port>); empty: none
+  std::string token;   // from token_file, trimmed; empty: callers need no token
 };
 
 struct AgentConfig {
@@ -102,8 +111,8 @@ struct AgentConfig {
   std::optional<MetricsScrapeConfig> metrics;
   std::string spool_dir;                  // default /var/lib/hive-agent/<instance>
   uint64_t spool_max_bytes = 256u << 20;  // spool.max_bytes
-  std::string intake_listen;              // intake.listen host:port; empty: no intake
-  std::string admin_listen;               // admin.listen host:port; empty: no admin server
+  ListenerConfig intake;                  // the local intake; listen empty: none
+  ListenerConfig admin;                   // /metrics, /healthz, /readyz; listen empty: none
   ExecConfig exec;
 
   // The lease the agent asks for: three heartbeats.

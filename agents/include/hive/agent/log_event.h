@@ -17,7 +17,7 @@
 // not chosen, and values that could not be used (a ts in an unknown format, an
 // unknown level), are kept in attrs so nothing is lost. A line that is not a
 // JSON object is shipped as message=<line>, level info. Lines without a usable
-// ts get `read_time`.
+// ts get `read_time`. No line, however deep or malformed, can crash the walk.
 //
 // Extra attributes the agent adds (e.g. "truncated": true, "stream":
 // "stderr") are set first, so a field of the line with the same name wins.
@@ -47,9 +47,13 @@ class LogLineMapper {
   LogLineMapper(const LogLineMapper&) = delete;
   LogLineMapper& operator=(const LogLineMapper&) = delete;
 
-  // Appends the event for `line` (without its newline) to `out`, followed by '\n'.
-  void AppendEvent(std::string_view line, TimePoint read_time, std::string& out,
-                   std::span<const ExtraAttr> extra = {});
+  // Appends the event for `line` (without its newline) to `out`, followed by
+  // '\n'. A line that starts like a JSON object but cannot be read as one —
+  // nested deeper than kMaxJsonDepth (core/text.h), or not UTF-8 — is shipped
+  // as its raw text with attrs.parse_error saying why (unless `extra` sets
+  // parse_error itself); the reason is returned, empty for any other line.
+  std::string_view AppendEvent(std::string_view line, TimePoint read_time, std::string& out,
+                               std::span<const ExtraAttr> extra = {});
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 //   hive_agent_ship_retries_total, hive_agent_heartbeats_total{result},
 //   hive_agent_config_applied_total, hive_agent_config_apply_failures_total,
 //   hive_agent_lines_dropped_total, hive_agent_lines_truncated_total,
+//   hive_agent_lines_unparsed_total (shipped raw with attrs.parse_error),
 //   hive_agent_lines_dead_lettered_total, hive_agent_spool_bytes,
 //   hive_agent_spool_records, hive_agent_spool_corrupt_records_total,
 //   hive_agent_ship_lag_seconds (age of the oldest unacknowledged batch),
@@ -43,6 +44,7 @@ class AgentMetrics {
   void AddConfigApplyFailure();
   void AddLinesDropped(uint64_t n);
   void AddLinesTruncated(uint64_t n);
+  void AddLinesUnparsed(uint64_t n);
   void AddLinesDeadLettered(uint64_t n);
   void SetSpool(uint64_t bytes, uint64_t records);
   void AddSpoolCorrupt(uint64_t n);
@@ -65,6 +67,7 @@ class AgentMetrics {
     uint64_t config_apply_failures = 0;
     uint64_t lines_dropped = 0;
     uint64_t lines_truncated = 0;
+    uint64_t lines_unparsed = 0;
     uint64_t lines_dead_lettered = 0;
     uint64_t spool_bytes = 0;
     uint64_t spool_records = 0;
@@ -92,6 +95,7 @@ class AgentMetrics {
   prometheus::Counter* config_apply_failures_;
   prometheus::Counter* lines_dropped_;
   prometheus::Counter* lines_truncated_;
+  prometheus::Counter* lines_unparsed_;
   prometheus::Counter* lines_dead_lettered_;
   prometheus::Gauge* spool_bytes_;
   prometheus::Gauge* spool_records_;

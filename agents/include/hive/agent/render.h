@@ -33,7 +33,7 @@ using Properties = std::map<std::string, PropertyValue>;
 std::string RenderProperties(ConfigFileFormat format, const Properties& properties);
 
 // Parses the JSON `properties` object of a config answer. InvalidArgument
-// when `json` is not an object.
+// when `json` is not an object or nests deeper than kMaxJsonDepth.
 Result<Properties> PropertiesFromJson(std::string_view json);
 
 }  // namespace hive::agent
