@@ -204,22 +204,5 @@ TEST_F(HivedInputTest, ABurstOfNewSeriesIsCappedPerService) {
   EXPECT_EQ(MetricOf(*client_, "hive_collector_metric_series"), 10'001);
 }
 
-TEST(HivedInputFlagsTest, BadMetricsLimitsAreUsageErrors) {
-  const std::string dir = MakeTestDir();
-  for (const std::vector<std::string>& flag :
-       std::vector<std::vector<std::string>>{{"--metrics-max-series", "0"},
-                                             {"--metrics-max-series-per-service", "-3"},
-                                             {"--metrics-max-labels", "1"},
-                                             {"--metrics-max-label-value", "lots"},
-                                             {"--metrics-max-label-value", "2GiB"}}) {
-    std::vector<std::string> argv = {BinaryPath("hived/hived"), "--listen", "127.0.0.1:0",
-                                     "--data-dir", dir + "/data"};
-    argv.insert(argv.end(), flag.begin(), flag.end());
-    auto r = RunCommand(argv);
-    EXPECT_EQ(r.exit_code, 2) << flag[0] << " " << flag[1] << ": " << r.err;
-    EXPECT_NE(r.err.find(flag[0]), std::string::npos) << r.err;
-  }
-}
-
 }  // namespace
 }  // namespace hive::testing

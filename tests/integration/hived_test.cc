@@ -139,7 +139,7 @@ TEST(HivedTest, KeepsItsSecretsFromOtherUsers) {
   EXPECT_EQ(hived.process().Signal(SIGTERM, seconds(15)), 0);
 }
 
-TEST(HivedTest, BadHttpFlagsAreUsageErrors) {
+TEST(HivedTest, BadFlagValuesAreUsageErrors) {
   const std::string dir = MakeTestDir();
   for (const std::vector<std::string>& flag :
        std::vector<std::vector<std::string>>{{"--allowed-host", ""},
@@ -150,7 +150,12 @@ TEST(HivedTest, BadHttpFlagsAreUsageErrors) {
                                              {"--head-timeout", "abc"},
                                              {"--io-threads", "0"},
                                              {"--max-connections", "-1"},
-                                             {"--tls-cert", dir + "/cert.pem"}}) {
+                                             {"--tls-cert", dir + "/cert.pem"},
+                                             {"--metrics-max-series", "0"},
+                                             {"--metrics-max-series-per-service", "-3"},
+                                             {"--metrics-max-labels", "1"},
+                                             {"--metrics-max-label-value", "lots"},
+                                             {"--metrics-max-label-value", "2GiB"}}) {
     std::vector<std::string> argv = {BinaryPath("hived/hived"), "--listen", "127.0.0.1:0",
                                      "--data-dir", dir + "/data"};
     argv.insert(argv.end(), flag.begin(), flag.end());
