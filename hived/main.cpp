@@ -92,6 +92,10 @@ void WarnAboutUnscopedAgents(const hive::TokenAuthenticator& auth) {
 
 int main(int argc, char** argv) {
   hive::BlockTerminationSignals();
+  // One arena per core; request bodies and log batches (up to a few MiB,
+  // many a second) reuse memory rather than fault it in every time.
+  hive::KeepLargeBuffers(static_cast<int>(std::max(2u, std::thread::hardware_concurrency())),
+                         32u << 20);
   hive::log::SetProcessName("hived");
 
   CLI::App app{

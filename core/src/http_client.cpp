@@ -15,9 +15,14 @@
 #include <nlohmann/json.hpp>
 
 #include "hive/core/text.h"
+#include "http_wire.h"
 
 namespace hive {
 namespace {
+
+// Smaller request bodies are sent as they are: the saving would not pay for
+// the work.
+constexpr size_t kMinCodedBody = 1024;
 
 template <typename D>
 std::pair<time_t, time_t> SecUsec(D d) {
@@ -77,15 +82,15 @@ Status UseClientCertificate(SSL_CTX* ctx, const std::string& cert_file,
   return Status::Ok();
 }
 
-// OpenSSL writes to the socket with write(2) (plain http goes through
-// send(2) with MSG_NOSIGNAL), so a peer that has gone raises SIGPIPE, which
-// kills a process that does not ignore it. As libpq does: block SIGPIPE in
-// this thread for the call, and take a SIGPIPE the call raised before
-// unblocking it. Thread-directed, so other threads are not affected.
+// OpenSSL writes to the socket with write(2), and Debian's cpp-httplib sends
+// plain http with send(2) without MSG_NOSIGNAL, so a peer that has gone (or
+// a socket Cancel() shut down) raises SIGPIPE, which kills a process that
+// does not ignore it. As libpq does: block SIGPIPE in this thread for the
+// call, and take a SIGPIPE the call raised before unblocking it.
+// Thread-directed, so other threads are not affected.
 class SigpipeGuard {
  public:
-  explicit SigpipeGuard(bool active) : active_(active) {
-    if (!active_) return;
+  SigpipeGuard() {
     sigset_t pipe = PipeSet();
     pthread_sigmask(SIG_BLOCK, &pipe, &old_mask_);
     sigset_t pending;
@@ -93,7 +98,6 @@ class SigpipeGuard {
     was_pending_ = sigismember(&pending, SIGPIPE) == 1;
   }
   ~SigpipeGuard() {
-    if (!active_) return;
     if (!was_pending_) {
       sigset_t pipe = PipeSet();
       sigset_t pending;
@@ -113,7 +117,6 @@ class SigpipeGuard {
     sigaddset(&set, SIGPIPE);
     return set;
   }
-  bool active_;
   bool was_pending_ = false;
   sigset_t old_mask_;
 };
@@ -130,7 +133,7 @@ class SigpipeGuard {
 struct HttpClient::Impl {
   ~Impl() {
     ForgetSocket();
-    SigpipeGuard guard(tls != nullptr);  // httplib sends close_notify on a kept-alive connection
+    SigpipeGuard guard;  // httplib sends close_notify on a kept-alive TLS connection
     http.reset();
   }
 
@@ -161,7 +164,7 @@ struct HttpClient::Impl {
     }
     // Shuts down the socket of a request past its handshake, or closes an
     // idle kept-alive one (sending close_notify).
-    SigpipeGuard guard(tls != nullptr);
+    SigpipeGuard guard;
     http->stop();
   }
 
@@ -264,7 +267,6 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options
   hc.set_write_timeout(ws, wu);
   hc.set_keep_alive(true);
   hc.set_tcp_nodelay(true);
-  hc.set_compress(c->options_.gzip_requests);
   hc.set_socket_options([&impl](socket_t fd) { impl.OnNewSocket(fd); });
   if (!c->options_.bearer_token.empty()) hc.set_bearer_token_auth(c->options_.bearer_token);
   return c;
@@ -285,10 +287,20 @@ Result<HttpClientResponse> HttpClient::Send(std::string_view method, std::string
   }
   httplib::Headers h;
   for (const auto& [k, v] : headers) h.emplace(k, v);
+  // Compressed here rather than by cpp-httplib: a fast level, and zstd.
+  std::string coded;
+  if (options_.request_coding != RequestCoding::kIdentity && body.size() >= kMinCodedBody) {
+    const bool zstd = options_.request_coding == RequestCoding::kZstd;
+    coded = zstd ? http_internal::Zstd(body) : http_internal::Gzip(body);
+    if (!coded.empty()) {
+      body = coded;
+      h.emplace("Content-Encoding", zstd ? "zstd" : "gzip");
+    }
+  }
   auto& c = *impl_->http;
   const std::string path(target);
   const std::string ct(content_type.empty() ? "application/octet-stream" : content_type);
-  SigpipeGuard guard(impl_->tls != nullptr);
+  SigpipeGuard guard;
   ERR_clear_error();
   httplib::Result r{nullptr, httplib::Error::Unknown};
   if (method == "GET") {
@@ -317,7 +329,7 @@ Result<int> HttpClient::GetStream(std::string_view target,
     return Status::Aborted("GET " + options_.base_url + std::string(target) + ": cancelled");
   }
   int status = 0;
-  SigpipeGuard guard(impl_->tls != nullptr);
+  SigpipeGuard guard;
   ERR_clear_error();
   auto r = impl_->http->Get(
       std::string(target), httplib::Headers{},

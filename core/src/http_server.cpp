@@ -114,13 +114,6 @@ bool IsStateChanging(std::string_view method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
 
-bool SupportedEncoding(std::string_view encoding) {
-  encoding = Trim(encoding);
-  return encoding.empty() || EqualsIgnoreCase(encoding, "identity") ||
-         EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip") ||
-         EqualsIgnoreCase(encoding, "deflate");
-}
-
 }  // namespace
 
 int HttpStatusFor(StatusCode code) {
@@ -275,10 +268,14 @@ bool HttpServer::Impl::Admit(Exchange& x, HttpResponse& refusal) {
     refusal.SetError(s);
     return false;
   }
-  if (auto enc = req.HeaderValue("Content-Encoding"); enc && !SupportedEncoding(*enc)) {
-    refusal.SetError(Status::InvalidArgument(
-        "unsupported Content-Encoding '" + std::string(Trim(*enc).substr(0, 64)) + "' (use gzip)"));
+  if (auto enc = req.HeaderValue("Content-Encoding");
+      enc && !http_internal::SupportedEncoding(*enc)) {
+    refusal.SetError(Status::InvalidArgument("unsupported Content-Encoding '" +
+                                             std::string(Trim(*enc).substr(0, 64)) + "' (use " +
+                                             std::string(http_internal::kAcceptedCodings) + ")"));
     refusal.status = 415;
+    // RFC 9110 §15.5.16: a 415 for a content coding says which are accepted.
+    refusal.headers.emplace_back("Accept-Encoding", std::string(http_internal::kAcceptedCodings));
     return false;
   }
   return true;

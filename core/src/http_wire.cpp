@@ -1,10 +1,12 @@
 #include "http_wire.h"
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "hive/core/text.h"
 
@@ -26,11 +28,28 @@ bool Compressible(std::string_view content_type) {
   return false;
 }
 
+// The largest window a zstd body may use (8 MiB): the decoder's memory per
+// request. Fast levels use far less.
+constexpr int kMaxZstdWindowLog = 23;
+
+// What `size_hint` claims, within `limit`: room reserved up front so a large
+// body is not copied at every doubling. Only reserved, never written, so a
+// false claim costs address space, not memory.
+void ReserveFor(uint64_t size_hint, size_t limit, std::string* out) {
+  out->reserve(static_cast<size_t>(std::min<uint64_t>(size_hint, limit)));
+}
+
 // Inflates `in` with `window_bits`; TooLarge past `limit` bytes.
 Status Inflate(std::string_view in, int window_bits, size_t limit, std::string* out) {
   z_stream zs{};
   if (inflateInit2(&zs, window_bits) != Z_OK) return Status::Internal("zlib: inflateInit2 failed");
   out->clear();
+  if (window_bits > 15 && in.size() >= 18) {
+    // gzip ends with the decoded size (mod 2^32) of its last member.
+    const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
+    ReserveFor(uint64_t{t[0]} | uint64_t{t[1]} << 8 | uint64_t{t[2]} << 16 | uint64_t{t[3]} << 24,
+               limit, out);
+  }
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
   char chunk[16384];
@@ -69,6 +88,60 @@ Status Inflate(std::string_view in, int window_bits, size_t limit, std::string* 
   inflateEnd(&zs);
   return status;
 }
+
+// Decodes zstd frames (one or several, as concatenated streams are valid);
+// TooLarge past `limit` bytes.
+Status Unzstd(std::string_view in, size_t limit, std::string* out) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!dctx) return Status::Internal("zstd: cannot create a decoder");
+  ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kMaxZstdWindowLog);
+  out->clear();
+  const unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR) {
+    ReserveFor(declared, limit, out);
+  }
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  char chunk[16384];
+  size_t rc = 0;
+  while (true) {
+    ZSTD_outBuffer output{chunk, sizeof chunk, 0};
+    rc = ZSTD_decompressStream(dctx.get(), &output, &input);
+    if (ZSTD_isError(rc)) {
+      return Status::InvalidArgument(std::string("the request body is not valid zstd data (") +
+                                     ZSTD_getErrorName(rc) + ")");
+    }
+    if (out->size() + output.pos > limit) {
+      return Status::TooLarge("request body is over the limit of " + std::to_string(limit) +
+                              " bytes");
+    }
+    out->append(chunk, output.pos);
+    if (input.pos == input.size && output.pos < output.size) break;
+  }
+  // rc is 0 at the end of a frame; otherwise the input stopped inside one.
+  if (rc != 0) return Status::InvalidArgument("the request body ends inside its zstd data");
+  return Status::Ok();
+}
+
+// Compresses with `compress(dst, capacity)` into an unwritten buffer of
+// `bound` bytes (only the pages written are touched), then copies the
+// result out; empty when `compress` returns 0.
+template <typename Compress>
+std::string CompressInto(size_t bound, Compress compress) {
+  std::unique_ptr<char[]> buffer(new char[bound]);
+  const size_t n = compress(buffer.get(), bound);
+  return std::string(buffer.get(), n);
+}
+
+}  // namespace
+
+std::string Zstd(std::string_view in) {
+  return CompressInto(ZSTD_compressBound(in.size()), [&](char* dst, size_t capacity) -> size_t {
+    const size_t n = ZSTD_compress(dst, capacity, in.data(), in.size(), 1);
+    return ZSTD_isError(n) ? 0 : n;
+  });
+}
+
+namespace {
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
@@ -159,6 +232,13 @@ std::string PercentDecode(std::string_view in, bool plus_is_space) {
 }
 }  // namespace
 
+bool SupportedEncoding(std::string_view encoding) {
+  encoding = Trim(encoding);
+  return encoding.empty() || EqualsIgnoreCase(encoding, "identity") ||
+         EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip") ||
+         EqualsIgnoreCase(encoding, "deflate") || EqualsIgnoreCase(encoding, "zstd");
+}
+
 Status DecodeBody(std::string_view encoding, size_t limit, std::string* body) {
   encoding = Trim(encoding);
   if (encoding.empty() || EqualsIgnoreCase(encoding, "identity")) return Status::Ok();
@@ -173,9 +253,12 @@ Status DecodeBody(std::string_view encoding, size_t limit, std::string* body) {
     } else {
       HIVE_RETURN_IF_ERROR(zlib);
     }
+  } else if (EqualsIgnoreCase(encoding, "zstd")) {
+    HIVE_RETURN_IF_ERROR(Unzstd(*body, limit, &out));
   } else {
     return Status::InvalidArgument("unsupported Content-Encoding '" +
-                                   std::string(encoding.substr(0, 64)) + "' (use gzip)");
+                                   std::string(encoding.substr(0, 64)) + "' (use " +
+                                   std::string(kAcceptedCodings) + ")");
   }
   *body = std::move(out);
   return Status::Ok();
@@ -185,16 +268,16 @@ std::string Gzip(std::string_view in) {
   z_stream zs{};
   // Level 1: most of the saving on JSON and text for a fraction of the CPU.
   if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out;
-  out.resize(deflateBound(&zs, static_cast<uLong>(in.size())));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
+  std::string out =
+      CompressInto(deflateBound(&zs, static_cast<uLong>(in.size())), [&](char* dst, size_t cap) {
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        zs.avail_in = static_cast<uInt>(in.size());
+        zs.next_out = reinterpret_cast<Bytef*>(dst);
+        zs.avail_out = static_cast<uInt>(cap);
+        return deflate(&zs, Z_FINISH) == Z_STREAM_END ? static_cast<size_t>(zs.total_out) : 0;
+      });
   deflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : std::string();
+  return out;
 }
 
 void CompressIfWorthIt(const Exchange& x, HttpResponse& res) {

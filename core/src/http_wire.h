@@ -22,14 +22,23 @@ bool SplitTarget(std::string_view target, HttpRequest& req);
 // Whether the Accept-Encoding headers take gzip.
 bool AcceptsGzip(const std::vector<Header>& headers);
 
+// The request content codings DecodeBody reads, as an Accept-Encoding value
+// (what a 415 answer lists).
+inline constexpr std::string_view kAcceptedCodings = "gzip, deflate, zstd";
+
+// Whether DecodeBody reads `encoding` (a Content-Encoding value).
+bool SupportedEncoding(std::string_view encoding);
+
 // Replaces `body` by its decoding under `encoding` (a Content-Encoding
 // value; empty or identity: unchanged). TooLarge once the decoded body passes
 // `limit` (a compression bomb stops there); InvalidArgument for corrupt data
-// or an encoding other than gzip and deflate.
+// or an encoding other than gzip, deflate and zstd. A zstd frame may use a
+// window of at most 8 MiB (the decoder's memory).
 Status DecodeBody(std::string_view encoding, size_t limit, std::string* body);
 
-// gzip of `in` at a fast level; empty on failure.
+// gzip / zstd of `in` at a fast level; empty on failure.
 std::string Gzip(std::string_view in);
+std::string Zstd(std::string_view in);
 
 // The status line and headers of an answer, ending with the blank line.
 // Content-Length is `content_length` unless `chunked`; the answer's own

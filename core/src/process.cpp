@@ -1,7 +1,12 @@
 #include "hive/core/process.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 namespace hive {
 namespace {
@@ -45,6 +50,16 @@ uint64_t RaiseOpenFileLimit() {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   return static_cast<uint64_t>(limit.rlim_cur);
+}
+
+void KeepLargeBuffers(int arenas, size_t keep_bytes) {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) return;
+  // glibc refuses an mmap threshold over 32 MiB on 64-bit systems.
+  const int keep = static_cast<int>(std::min<size_t>(keep_bytes, size_t{32} << 20));
+  mallopt(M_ARENA_MAX, std::max(arenas, 1));
+  mallopt(M_MMAP_THRESHOLD, keep);
+  mallopt(M_TRIM_THRESHOLD, keep);
 }
 
 }  // namespace hive

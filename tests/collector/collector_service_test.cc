@@ -34,19 +34,19 @@ class CollectorServiceTest : public ::testing::Test {
 
   void StopAll() { StopCollector(&service_, &server_); }
 
-  std::unique_ptr<HttpClient> Client(bool gzip = false) {
+  std::unique_ptr<HttpClient> Client(RequestCoding coding = RequestCoding::kIdentity) {
     HttpClientOptions o;
     o.base_url = "http://127.0.0.1:" + std::to_string(server_->port());
-    o.gzip_requests = gzip;
+    o.request_coding = coding;
     auto c = HttpClient::Create(o);
     EXPECT_TRUE(c.ok());
     return std::move(*c);
   }
 
   HttpClientResponse Ingest(std::string_view body, std::vector<Header> headers = {},
-                            bool gzip = false) {
+                            RequestCoding coding = RequestCoding::kIdentity) {
     auto r =
-        Client(gzip)->Send("POST", "/api/v1/ingest/logs", body, "application/x-ndjson", headers);
+        Client(coding)->Send("POST", "/api/v1/ingest/logs", body, "application/x-ndjson", headers);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : HttpClientResponse{};
   }
@@ -68,14 +68,15 @@ class CollectorServiceTest : public ::testing::Test {
 };
 
 TEST_F(CollectorServiceTest, GzipIngestThenSearchAndTrace) {
-  std::string body =
+  const std::string body =
       R"({"ts":"2026-11-22T10:00:02Z","service":"orders","level":"info","message":"order placed","trace_id":"ABCDEF01","span_id":"s2","parent_span_id":"s1"})"
       "\n"
       R"({"ts":"2026-11-22T10:00:01Z","service":"gateway","level":"warn","message":"slow upstream","trace_id":"abcdef01","span_id":"s1","kind":"server","duration_ms":12.5})"
       "\n"
-      R"({"service":"payments","level":"error","message":"card declined"})"
-      "\n";
-  HttpClientResponse r = Ingest(body, {}, /*gzip=*/true);
+      R"({"service":"payments","level":"error","message":"card declined","attrs":{"detail":")" +
+      std::string(1200, 'd') +  // over the size the client compresses from
+      "\"}}\n";
+  HttpClientResponse r = Ingest(body, {}, RequestCoding::kGzip);
   ASSERT_EQ(r.status, 200) << r.body;
   json answer = json::parse(r.body);
   EXPECT_EQ(answer["accepted"], 3);
@@ -199,7 +200,9 @@ TEST_F(CollectorServiceTest, ConcurrentIngestIsDurableAcrossRestart) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      auto client = Client(/*gzip=*/t % 2 == 0);
+      auto client = Client(t % 3 == 0   ? RequestCoding::kIdentity
+                           : t % 3 == 1 ? RequestCoding::kGzip
+                                        : RequestCoding::kZstd);
       for (int i = 0; i < kRequests; ++i) {
         std::string body;
         for (int e = 0; e < kEvents; ++e) {

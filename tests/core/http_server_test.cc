@@ -9,6 +9,7 @@
 
 #include "hive/core/http.h"
 #include "hive/core/http_client.h"
+#include "http_wire.h"
 
 namespace hive {
 namespace {
@@ -60,11 +61,12 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_GT(server_->port(), 0);
   }
 
-  std::unique_ptr<HttpClient> Client(std::string token = "", bool gzip = false) {
+  std::unique_ptr<HttpClient> Client(std::string token = "",
+                                     RequestCoding coding = RequestCoding::kIdentity) {
     HttpClientOptions o;
     o.base_url = "http://127.0.0.1:" + std::to_string(server_->port());
     o.bearer_token = std::move(token);
-    o.gzip_requests = gzip;
+    o.request_coding = coding;
     auto c = HttpClient::Create(o);
     EXPECT_TRUE(c.ok());
     return std::move(*c);
@@ -148,19 +150,44 @@ TEST_F(HttpServerTest, BodyLimitCoversContentLengthChunkedAndPerRoute) {
   EXPECT_EQ(c->Get("/healthz")->status, 200);
 }
 
-TEST_F(HttpServerTest, GzipBodiesAreDecompressedAndBombsStopped) {
+TEST_F(HttpServerTest, GzipAndZstdBodiesAreDecodedAndBombsStopped) {
   StartServer();
-  auto c = Client("", /*gzip=*/true);
-  auto r = c->Send("PUT", "/echo", "hello gzip");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(json::parse(r->body)["body"], "hello gzip");
-  // 100 KB of zeros compresses to ~100 bytes but inflates over the limit.
-  auto bomb = c->Send("PUT", "/echo", std::string(100'000, '\0'));
-  EXPECT_EQ(bomb->status, 413);
+  // The client compresses from 1 KiB; /echo takes up to 1 KiB.
+  const std::string text = "hello " + std::string(1018, 'x');
+  for (RequestCoding coding : {RequestCoding::kGzip, RequestCoding::kZstd}) {
+    SCOPED_TRACE(coding == RequestCoding::kGzip ? "gzip" : "zstd");
+    auto c = Client("", coding);
+    auto r = c->Send("PUT", "/echo", text);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["body"], text);
+    // 100 KB of zeros compresses to ~100 bytes but decodes over the limit.
+    auto bomb = c->Send("PUT", "/echo", std::string(100'000, '\0'));
+    EXPECT_EQ(bomb->status, 413);
+    EXPECT_EQ(c->Get("/healthz")->status, 200);
+  }
   auto plain = Client();
-  auto unknown =
-      plain->Send("PUT", "/echo", "x", "application/json", {{"Content-Encoding", "zstd"}});
+  // Corrupt and cut-short data are the client's error.
+  for (const char* coding : {"gzip", "zstd"}) {
+    auto bad = plain->Send("PUT", "/echo", std::string(64, 'z'), "application/json",
+                           {{"Content-Encoding", coding}});
+    EXPECT_EQ(bad->status, 400) << coding;
+    EXPECT_EQ(json::parse(bad->body)["error"]["code"], "invalid_argument");
+  }
+  const std::string zstd = http_internal::Zstd(text);
+  auto cut = plain->Send("PUT", "/echo", zstd.substr(0, zstd.size() - 3), "application/json",
+                         {{"Content-Encoding", "zstd"}});
+  EXPECT_EQ(cut->status, 400) << cut->body;
+  // Two frames one after the other are one body, as two gzip members are.
+  auto two = plain->Send("PUT", "/echo", http_internal::Zstd("hello ") + http_internal::Zstd("you"),
+                         "application/json", {{"Content-Encoding", "zstd"}});
+  ASSERT_EQ(two->status, 200) << two->body;
+  EXPECT_EQ(json::parse(two->body)["body"], "hello you");
+  // A coding hived does not read: 415, naming the ones it does.
+  auto unknown = plain->Send("PUT", "/echo", "x", "application/json", {{"Content-Encoding", "br"}});
   EXPECT_EQ(unknown->status, 415);
+  EXPECT_EQ(unknown->HeaderValue("Accept-Encoding"), "gzip, deflate, zstd");
+  EXPECT_NE(unknown->body.find("zstd"), std::string::npos) << unknown->body;
 }
 
 TEST_F(HttpServerTest, ExceptionsBecomeCounted500s) {

@@ -24,6 +24,11 @@
 
 namespace hive {
 
+// How request bodies are sent: as they are, or compressed (Content-Encoding)
+// at a fast level. hived reads both codings; zstd costs a few times less CPU
+// on each side than gzip for about the same size.
+enum class RequestCoding { kIdentity, kGzip, kZstd };
+
 struct HttpClientOptions {
   // "http://host[:port]" or "https://host[:port]" (ports 80 and 443 by default).
   std::string base_url = "http://127.0.0.1:7070";
@@ -31,7 +36,8 @@ struct HttpClientOptions {
   Duration connect_timeout = std::chrono::seconds(3);
   Duration read_timeout = std::chrono::seconds(30);
   Duration write_timeout = std::chrono::seconds(30);
-  bool gzip_requests = false;  // compress request bodies
+  // Bodies of 1 KiB or more are compressed with this coding.
+  RequestCoding request_coding = RequestCoding::kIdentity;
   // https only (InvalidArgument with an http:// base_url). A PEM CA bundle
   // the server's certificate must chain to; empty: the system's trust store.
   std::string ca_file;
@@ -84,6 +90,10 @@ class HttpClient {
   void Cancel();
 
   const HttpClientOptions& options() const { return options_; }
+
+  // Changes how the next request bodies are coded (e.g. to gzip after a
+  // server answered 415 to zstd). Not thread-safe: the sending thread's.
+  void set_request_coding(RequestCoding coding) { options_.request_coding = coding; }
 
  private:
   struct Impl;
