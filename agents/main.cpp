@@ -16,6 +16,9 @@
 int main(int argc, char** argv) {
   // Before any thread exists, so every thread inherits the blocked set.
   hive::BlockTerminationSignals();
+  // Two arenas for the reader and sender threads; batches (up to
+  // max_batch_bytes, 1 MiB) and their coded copies reuse memory.
+  hive::KeepLargeBuffers(2, 8u << 20);
 
   // Everything after the first "--" is the service's command line.
   std::vector<std::string> command;

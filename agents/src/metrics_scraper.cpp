@@ -23,7 +23,7 @@ Status MetricsScraper::Start() {
   auto service = HttpClient::Create(so);
   if (!service.ok()) return service.status().WithContext("metrics.url");
   HttpClientOptions co = ControlPlaneClientOptions(config_, options_);
-  co.gzip_requests = true;
+  co.request_coding = RequestCoding::kZstd;
   auto control = HttpClient::Create(co);
   if (!control.ok()) return control.status();
   service_ = std::move(*service);
@@ -58,7 +58,7 @@ void MetricsScraper::Run() {
           "scrape " + config_.metrics->url + ": " +
           (scraped.ok() ? StatusFromResponse(*scraped).ToString() : scraped.status().ToString());
     } else {
-      auto r = control_->Send("POST", ingest, scraped->body, "text/plain; version=0.0.4");
+      auto r = SendBody(*control_, "POST", ingest, scraped->body, "text/plain; version=0.0.4");
       if (r.ok() && r->status == 404) {
         metrics_.AddScrape(false);
         if (!told_unsupported) {

@@ -194,7 +194,12 @@ std::optional<SpoolRecord> Spool::Oldest() {
       seq = entries_.begin()->first;
     }
     auto r = Read(seq);
-    if (r.ok()) return std::move(*r);
+    if (r.ok()) {
+      std::lock_guard lock(mu_);
+      if (!entries_.contains(seq)) continue;  // dropped meanwhile
+      in_flight_ = seq;
+      return std::move(*r);
+    }
     if (r.status().IsNotFound()) {
       // Still being written by a concurrent Append: nothing older is ready.
       std::lock_guard lock(mu_);
@@ -210,6 +215,7 @@ std::optional<SpoolRecord> Spool::Oldest() {
 }
 
 void Spool::RemoveLocked(uint64_t seq) {
+  if (seq == in_flight_) in_flight_ = 0;
   auto it = entries_.find(seq);
   if (it == entries_.end()) return;
   bytes_ -= it->second.size;
@@ -228,7 +234,7 @@ uint64_t Spool::DropOldestStreamRecords(uint64_t bytes) {
   std::lock_guard lock(mu_);
   uint64_t dropped = 0;
   for (auto it = entries_.begin(); it != entries_.end() && bytes_ + bytes > max_bytes_;) {
-    if (it->second.from_files) {
+    if (it->second.from_files || it->first == in_flight_) {
       ++it;
       continue;
     }

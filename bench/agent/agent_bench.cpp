@@ -20,12 +20,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -256,7 +258,8 @@ Result RunAgent(const std::string& hived, const std::string& agent, const std::s
   return r;
 }
 
-// A TCP sink counting the lines rsyslog forwards.
+// A TCP sink counting the lines rsyslog forwards, on every connection at
+// once: omfwd may open a new connection while its first one stays open.
 class Sink {
  public:
   Sink() {
@@ -265,35 +268,44 @@ class Sink {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 4);
+    ::listen(fd_, 16);
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        char buf[1 << 16];
-        ssize_t n;
-        while ((n = ::read(c, buf, sizeof buf)) > 0) {
-          uint64_t lines = 0;
-          for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
-          lines_ += lines;
-        }
-        ::close(c);
-      }
-    });
+    thread_ = std::thread([this] { Serve(); });
   }
   ~Sink() {
     stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
     thread_.join();
+    ::close(fd_);
   }
   int port() const { return port_; }
   uint64_t lines() const { return lines_; }
 
  private:
+  void Serve() {
+    std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+    char buf[1 << 16];
+    while (!stop_) {
+      if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+      for (size_t i = fds.size(); i-- > 1;) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          ::close(fds[i].fd);
+          fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i));
+          continue;
+        }
+        lines_ += static_cast<uint64_t>(std::count(buf, buf + n, '\n'));
+      }
+      if (fds[0].revents & POLLIN) {
+        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) fds.push_back({c, POLLIN, 0});
+      }
+    }
+    for (size_t i = 1; i < fds.size(); ++i) ::close(fds[i].fd);
+  }
+
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_ = false;
@@ -367,7 +379,7 @@ int main(int argc, char** argv) {
   PrintRow("hive-agent file -> hived, regex (durable acks)", regex);
   if (anchor) {
     PrintRow("rsyslog imfile -> omfwd TCP sink (anchor)", *anchor);
-    if (anchor->lines_per_s > 0) {
+    if (anchor->ok && anchor->lines_per_s > 0) {
       std::printf("\nhive-agent / rsyslog: %.2fx lines/s, %.2fx CPU per line\n",
                   agent.lines_per_s / anchor->lines_per_s,
                   anchor->cores > 0

@@ -117,13 +117,38 @@ TEST_F(DeliveryTest, FullSpoolPausesTailingAndTheFilesKeepTheRest) {
   for (int i = 0; i < 4000; ++i) text += json{{"msg", "line " + std::to_string(i)}}.dump() + "\n";
   AppendFile(dir_ / "app.log", text);
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return metrics_.Read().spool_bytes > 40 * 1024; }));
-  // Give the log thread time to overrun if it were going to.
+  // Give the reader thread time to overrun if it were going to.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_LE(metrics_.Read().spool_bytes, 64u * 1024 + 32 * 1024);
   EXPECT_LT(metrics_.Read().lines_read, 4000u);
   EXPECT_EQ(metrics_.Read().lines_dropped, 0u);
   fake_.SetIngestStatus(0);
   EXPECT_TRUE(ArrivedExactlyOnce(Numbered(0, 4000)));
+}
+
+TEST_F(DeliveryTest, BatchesGoAsZstdAndAsGzipToACollectorWithoutIt) {
+  LogShipper shipper(Config(), Options(), metrics_);
+  ASSERT_TRUE(shipper.Start().ok());
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += Line(i);
+  AppendFile(dir_ / "app.log", text);
+  ASSERT_TRUE(ArrivedExactlyOnce(Numbered(0, 400)));
+  const auto before = fake_.ingest_codings();
+  ASSERT_FALSE(before.empty());
+  for (const auto& c : before) EXPECT_EQ(c, "zstd");
+  // A hived from before zstd answers 415: the same batch goes again as gzip
+  // at once (not dead-lettered, not retried later), and so do the next.
+  fake_.RefuseZstd();
+  text.clear();
+  for (int i = 400; i < 800; ++i) text += Line(i);
+  AppendFile(dir_ / "app.log", text);
+  EXPECT_TRUE(ArrivedExactlyOnce(Numbered(0, 800)));
+  const auto after = fake_.ingest_codings();
+  ASSERT_GE(after.size(), before.size() + 2);
+  EXPECT_EQ(after[before.size()], "zstd");
+  for (size_t i = before.size() + 1; i < after.size(); ++i) EXPECT_EQ(after[i], "gzip") << i;
+  EXPECT_EQ(metrics_.Read().ship_retries, 0u);
+  EXPECT_EQ(metrics_.Read().lines_dead_lettered, 0u);
 }
 
 TEST_F(DeliveryTest, RetryAfterIsHonoured) {

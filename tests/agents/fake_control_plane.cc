@@ -118,6 +118,13 @@ FakeControlPlane::FakeControlPlane(int port, TlsOptions tls, HttpClientOptions p
         ++ingest_requests_;
         const std::string id = req.HeaderValue("X-Hive-Batch-Id").value_or("");
         batch_ids_.push_back(id);
+        const std::string coding = req.HeaderValue("Content-Encoding").value_or("");
+        ingest_codings_.push_back(coding);
+        if (refuse_zstd_ && coding == "zstd") {
+          res.SetJson(ErrorJson(Status::InvalidArgument("unsupported Content-Encoding 'zstd'")),
+                      415);
+          return;
+        }
         if (ingest_status_ != 0) {
           res.SetJson(ErrorJson(Status::Unavailable("ingest is failing on purpose")),
                       ingest_status_);
@@ -229,6 +236,16 @@ std::vector<std::string> FakeControlPlane::batch_ids() {
   std::lock_guard lock(mu_);
   return batch_ids_;
 }
+std::vector<std::string> FakeControlPlane::ingest_codings() {
+  std::lock_guard lock(mu_);
+  return ingest_codings_;
+}
+
+void FakeControlPlane::RefuseZstd() {
+  std::lock_guard lock(mu_);
+  refuse_zstd_ = true;
+}
+
 int FakeControlPlane::ingest_requests() {
   std::lock_guard lock(mu_);
   return ingest_requests_;

@@ -60,6 +60,10 @@ class FakeControlPlane {
   std::vector<nlohmann::json> events();  // accepted events, deduplicated by batch id
   std::vector<std::string> batch_ids();  // X-Hive-Batch-Id of every request
   int ingest_requests();
+  // Content-Encoding of every ingest request ("" when plain), in order.
+  std::vector<std::string> ingest_codings();
+  // Plays a hived from before zstd: a zstd ingest body is answered 415.
+  void RefuseZstd();
   // 0: accept; otherwise answer every ingest with this HTTP status.
   void SetIngestStatus(int status);
   // Sent as Retry-After with the failing status; empty: none.
@@ -104,6 +108,8 @@ class FakeControlPlane {
   std::vector<std::string> batch_ids_;
   std::set<std::string> accepted_batches_;
   int ingest_requests_ = 0;
+  std::vector<std::string> ingest_codings_;
+  bool refuse_zstd_ = false;
   int ingest_status_ = 0;
   std::string retry_after_;
   int duplicate_batches_ = 0;

@@ -124,7 +124,9 @@ struct AgentConfig {
 struct AgentOptions {
   Duration poll_interval = std::chrono::milliseconds(250);  // how often globs and files are checked
   size_t max_batch_lines = 8192;
-  size_t max_batch_bytes = 4u << 20;
+  // 1 MiB: the reader, the spool and the sender each hold about one batch,
+  // which keeps the agent within its 20 MB (docs/BENCHMARKS.md, "Agent").
+  size_t max_batch_bytes = 1u << 20;
   Duration batch_linger = std::chrono::milliseconds(200);  // oldest line waits at most this long
   Duration rotate_wait = std::chrono::seconds(5);          // a rotated file is kept open this long
   Duration drain_timeout = std::chrono::seconds(5);        // shipping what was read, at shutdown

@@ -12,8 +12,9 @@
 // while records of the child's output or the intake may be dropped oldest
 // first with DropOldestStreamRecords).
 //
-// Thread-safe: the log thread and the intake's HTTP workers append
-// concurrently; one thread reads and removes.
+// Thread-safe: the log shipper's reader thread and the intake's HTTP
+// workers append concurrently; one thread (the sender) reads and removes,
+// while DropOldestStreamRecords may run on another.
 #pragma once
 
 #include <cstdint>
@@ -58,14 +59,16 @@ class Spool {
   Status Append(SpoolRecord& record);
 
   // The oldest record, read back and verified; nullopt when the spool is
-  // empty. Bad records met on the way are removed and counted.
+  // empty. Bad records met on the way are removed and counted. The record
+  // returned is in flight until Removed: DropOldestStreamRecords keeps it.
   std::optional<SpoolRecord> Oldest();
 
   // Forgets a record once it was acknowledged (or dead-lettered).
   Status Remove(uint64_t seq);
 
-  // Removes the oldest records that hold no file lines until `bytes` more
-  // would fit; returns how many lines were dropped.
+  // Removes the oldest records that hold no file lines (and are not in
+  // flight) until `bytes` more would fit; returns how many lines were
+  // dropped.
   uint64_t DropOldestStreamRecords(uint64_t bytes);
 
   bool HasRoom(uint64_t bytes) const;
@@ -93,6 +96,7 @@ class Spool {
   uint64_t bytes_ = 0;                             // guarded by mu_
   uint64_t next_seq_ = 1;                          // guarded by mu_
   uint64_t corrupt_ = 0;                           // guarded by mu_
+  uint64_t in_flight_ = 0;                         // guarded by mu_; 0: none
   std::vector<FilePosition> recovered_positions_;  // set by Open
 };
 
