@@ -5,15 +5,17 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan demo bench fuzz format clean
+.PHONY: all deps configure build test test-asan demo bench fuzz format clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
@@ -23,7 +25,11 @@ test: build
 test-asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS=-DHIVE_SANITIZE=ON
 
-demo: build
+# Only what the demo runs: the tests and fuzz replays are `make test`'s.
+DEMO_TARGETS = hived hive-agent hivectl hive-demo-service hive-demo-traffic
+
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	scripts/demo.sh $(BUILD)
 
 bench: deps
