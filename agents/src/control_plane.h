@@ -5,12 +5,9 @@
 #pragma once
 
 #include <algorithm>
-#include <string_view>
-#include <vector>
 
 #include "hive/agent/config.h"
 #include "hive/core/http_client.h"
-#include "hive/core/log.h"
 
 namespace hive::agent {
 
@@ -28,24 +25,6 @@ inline HttpClientOptions ControlPlaneClientOptions(const AgentConfig& config,
   o.read_timeout = options.request_timeout;
   o.write_timeout = options.request_timeout;
   return o;
-}
-
-// Sends a request body the client may compress with zstd. A hived from
-// before zstd answers 415: the client goes on with gzip, and the request is
-// sent again at once.
-inline Result<HttpClientResponse> SendBody(HttpClient& client, std::string_view method,
-                                           std::string_view target, std::string_view body,
-                                           std::string_view content_type,
-                                           const std::vector<Header>& headers = {}) {
-  auto r = client.Send(method, target, body, content_type, headers);
-  if (r.ok() && r->status == 415 &&
-      client.options().request_coding == RequestCoding::kZstd) {
-    log::Info("the control plane does not read zstd; sending gzip",
-              {{"target", std::string(target)}});
-    client.set_request_coding(RequestCoding::kGzip);
-    r = client.Send(method, target, body, content_type, headers);
-  }
-  return r;
 }
 
 }  // namespace hive::agent

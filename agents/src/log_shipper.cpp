@@ -68,8 +68,12 @@ constexpr ExtraAttr kStderr{"stream", "\"stderr\""};
 
 // Reading, joining and sealing batches: the state of the reader thread.
 struct LogShipper::Reader {
-  Reader(LogShipper& s, const AgentConfig& c)
-      : shipper(s), output_parser(c.exec.output), mapper(c.service, c.instance) {}
+  Reader(LogShipper& s, const AgentConfig& c, const AgentOptions& o)
+      : shipper(s),
+        poll(std::chrono::duration_cast<Steady::duration>(o.poll_interval)),
+        linger(std::chrono::duration_cast<Steady::duration>(o.batch_linger)),
+        output_parser(c.exec.output),
+        mapper(c.service, c.instance) {}
 
   // Appends one event to `batch`; a line its parser could not read is
   // shipped raw with attrs.parse_error.
@@ -109,6 +113,8 @@ struct LogShipper::Reader {
   }
 
   LogShipper& shipper;
+  const Steady::duration poll;    // how often globs and files are checked
+  const Steady::duration linger;  // how long a batch's first line may wait
   std::vector<Source> sources;
   LineParser output_parser;
   std::unique_ptr<MultilineJoiner> output_joiners[2];  // stdout, stderr
@@ -313,8 +319,6 @@ bool LogShipper::Reader::ReadFiles() {
 }
 
 bool LogShipper::Reader::Step() {
-  const auto poll = std::chrono::duration_cast<Steady::duration>(shipper.options_.poll_interval);
-  const auto linger = std::chrono::duration_cast<Steady::duration>(shipper.options_.batch_linger);
   auto now = Steady::now();
   if (now - last_scan >= poll) {
     for (auto& s : sources) {
@@ -336,8 +340,6 @@ bool LogShipper::Reader::Step() {
 }
 
 Steady::time_point LogShipper::Reader::NextDue() const {
-  const auto poll = std::chrono::duration_cast<Steady::duration>(shipper.options_.poll_interval);
-  const auto linger = std::chrono::duration_cast<Steady::duration>(shipper.options_.batch_linger);
   auto until = last_scan + poll;
   if (files.lines > 0) until = std::min(until, files.started + linger);
   if (output.lines > 0) until = std::min(until, output.started + linger);
@@ -397,8 +399,7 @@ LogShipper::Sender::Shipped LogShipper::Sender::ShipOne() {
   }
   shipper.metrics_.SetShipLagSeconds(std::chrono::duration<double>(now - oldest_since).count());
   const std::vector<Header> headers = {{"X-Hive-Batch-Id", rec->batch_id}};
-  auto r = SendBody(*client, "POST", "/api/v1/ingest/logs", rec->body, "application/x-ndjson",
-                    headers);
+  auto r = client->Send("POST", "/api/v1/ingest/logs", rec->body, "application/x-ndjson", headers);
   if (r.ok() && r->ok()) {
     uint64_t accepted = rec->lines, rejected = 0;
     auto j = nlohmann::json::parse(r->body, nullptr, false);
@@ -466,7 +467,7 @@ Status LogShipper::Start() {
   HIVE_RETURN_IF_ERROR(spool_->Open());
   metrics_.AddSpoolCorrupt(spool_->corrupt_records());
   metrics_.SetSpool(spool_->bytes(), spool_->records());
-  auto reader = std::make_unique<Reader>(*this, config_);
+  auto reader = std::make_unique<Reader>(*this, config_, options_);
   auto sender = std::make_unique<Sender>(*this, config_, options_);
   HttpClientOptions http = ControlPlaneClientOptions(config_, options_);
   http.request_coding = RequestCoding::kZstd;

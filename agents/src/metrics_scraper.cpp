@@ -58,7 +58,7 @@ void MetricsScraper::Run() {
           "scrape " + config_.metrics->url + ": " +
           (scraped.ok() ? StatusFromResponse(*scraped).ToString() : scraped.status().ToString());
     } else {
-      auto r = SendBody(*control_, "POST", ingest, scraped->body, "text/plain; version=0.0.4");
+      auto r = control_->Send("POST", ingest, scraped->body, "text/plain; version=0.0.4");
       if (r.ok() && r->status == 404) {
         metrics_.AddScrape(false);
         if (!told_unsupported) {

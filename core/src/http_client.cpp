@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "hive/core/log.h"
 #include "hive/core/text.h"
 #include "http_wire.h"
 
@@ -285,6 +286,21 @@ Result<HttpClientResponse> HttpClient::Send(std::string_view method, std::string
     return Status::Aborted(std::string(method) + " " + options_.base_url + std::string(target) +
                            ": cancelled");
   }
+  auto r = SendOnce(method, target, body, content_type, headers);
+  if (r.ok() && r->status == 415 && options_.request_coding == RequestCoding::kZstd &&
+      body.size() >= kMinCodedBody) {
+    log::Info("the server does not read zstd request bodies; sending gzip",
+              {{"server", options_.base_url}});
+    options_.request_coding = RequestCoding::kGzip;
+    r = SendOnce(method, target, body, content_type, headers);
+  }
+  return r;
+}
+
+Result<HttpClientResponse> HttpClient::SendOnce(std::string_view method, std::string_view target,
+                                                std::string_view body,
+                                                std::string_view content_type,
+                                                const std::vector<Header>& headers) {
   httplib::Headers h;
   for (const auto& [k, v] : headers) h.emplace(k, v);
   // Compressed here rather than by cpp-httplib: a fast level, and zstd.

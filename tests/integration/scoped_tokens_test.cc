@@ -46,7 +46,9 @@ class ScopedTokensTest : public ::testing::Test {
     pay_.reset();
     ord_.reset();
     admin_.reset();
-    if (hived_) EXPECT_EQ(hived_->process().Signal(SIGTERM, seconds(15)), 0);
+    if (hived_) {
+      EXPECT_EQ(hived_->process().Signal(SIGTERM, seconds(15)), 0);
+    }
   }
 
   static void ExpectStatus(const Result<HttpClientResponse>& r, int status,
@@ -58,7 +60,9 @@ class ScopedTokensTest : public ::testing::Test {
   // The 403 a scoped token gets, naming what it may act for.
   static void ExpectOutOfScope(const Result<HttpClientResponse>& r, const std::string& what) {
     ExpectJsonError(r, 403, what);
-    if (r.ok()) EXPECT_NE(r->body.find("it is scoped to: payments"), std::string::npos) << r->body;
+    if (r.ok()) {
+      EXPECT_NE(r->body.find("it is scoped to: payments"), std::string::npos) << r->body;
+    }
   }
 
   // OTLP answers errors as a google.rpc.Status: PERMISSION_DENIED is 7.
@@ -210,7 +214,9 @@ TEST_F(ScopedTokensTest, IngestOnlyOfItsServicesEvents) {
   EXPECT_EQ(LogCount("orders"), 0u);
   auto trace = admin_->Get("/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736");
   ASSERT_TRUE(trace.ok());
-  if (trace->status == 200) EXPECT_TRUE(json::parse(trace->body)["spans"].empty()) << trace->body;
+  if (trace->status == 200) {
+    EXPECT_TRUE(json::parse(trace->body)["spans"].empty()) << trace->body;
+  }
 
   // An unscoped admin still ingests for anyone.
   ExpectStatus(admin_->Send("POST", "/api/v1/ingest/logs", foreign), 200, "admin ingest");

@@ -36,7 +36,9 @@ struct HttpClientOptions {
   Duration connect_timeout = std::chrono::seconds(3);
   Duration read_timeout = std::chrono::seconds(30);
   Duration write_timeout = std::chrono::seconds(30);
-  // Bodies of 1 KiB or more are compressed with this coding.
+  // Bodies of 1 KiB or more are compressed with this coding. A server that
+  // answers 415 to zstd (a hived from before it) gets the request again at
+  // once as gzip, and gzip from then on.
   RequestCoding request_coding = RequestCoding::kIdentity;
   // https only (InvalidArgument with an http:// base_url). A PEM CA bundle
   // the server's certificate must chain to; empty: the system's trust store.
@@ -91,13 +93,13 @@ class HttpClient {
 
   const HttpClientOptions& options() const { return options_; }
 
-  // Changes how the next request bodies are coded (e.g. to gzip after a
-  // server answered 415 to zstd). Not thread-safe: the sending thread's.
-  void set_request_coding(RequestCoding coding) { options_.request_coding = coding; }
-
  private:
   struct Impl;
   explicit HttpClient(HttpClientOptions options);
+  // Send without the 415 fallback.
+  Result<HttpClientResponse> SendOnce(std::string_view method, std::string_view target,
+                                      std::string_view body, std::string_view content_type,
+                                      const std::vector<Header>& headers);
   HttpClientOptions options_;
   std::unique_ptr<Impl> impl_;
 };
