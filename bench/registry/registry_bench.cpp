@@ -11,6 +11,10 @@
 // two threads, each re-issuing its query after each answer as an agent does.
 // Both servers run as real processes on loopback with a temporary data dir.
 //
+// Beside them, the watch run against the loopback floor (loopback_floor.h):
+// what answering the same watchers costs on this machine with no server
+// work at all.
+//
 // Usage: registry_bench [<hived>]  (default: the hived built beside it)
 // HIVE_BENCH_QUICK=1 shrinks every size so a run takes well under a minute;
 // HIVE_BENCH_WATCHERS=N changes the number of watchers (e.g. 2000 to run it
@@ -39,6 +43,7 @@
 
 #include "async_http.h"
 #include "bench_support.h"
+#include "loopback_floor.h"
 
 namespace {
 
@@ -292,6 +297,7 @@ struct WatchResults {
   // (the watchers' client: its share of the latency).
   double server_cpu_ms = 0;
   double client_cpu_ms = 0;
+  size_t answer_bytes = 0;  // the body of an answer to a watcher
 };
 
 // CPU time spent between Start() and Stop(), per change.
@@ -384,6 +390,7 @@ struct HivedWatchContext {
   // The blocking query's bytes are query_head + index + query_tail.
   std::string query_head;
   std::string query_tail;
+  std::atomic<size_t> answer_bytes{0};  // the body of the first answer
 };
 
 // One watcher's loop: a blocking query at `index_`; each answer with a new
@@ -501,6 +508,7 @@ WatchResults HivedWatchers(const Sizes& z, int port, pid_t pid) {
               hive::bench::HttpRequestText("GET", "/api/v1/services/watched", ws.authority),
               [c, &ws, &watchers, w, ready](const std::string& error, HttpAnswer a) {
                 ready();
+                ws.answer_bytes = a.body.size();
                 if (!error.empty() || a.status != 200) {
                   return ws.run->Failed("first read: " + (error.empty()
                                                               ? "status " + std::to_string(a.status)
@@ -513,6 +521,7 @@ WatchResults HivedWatchers(const Sizes& z, int port, pid_t pid) {
         [&run](int, const std::string& error) { run.Failed(error); });
     AwaitBlocked(*control, z.watchers, run);
     res.connect_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    res.answer_bytes = ws.answer_bytes;
     const auto waiting = ReadProc(pid);
     res.rss_mb = waiting.rss_mb;
     Phase("watchers waiting (" + std::to_string(waiting.threads) + " hived threads)");
@@ -656,6 +665,20 @@ Results BenchHivedTls(const Sizes& z, const std::string& hived, const std::strin
   Results res;
   HivedThroughput(z, base, tls.cert, server.pid(), res);
   if (!server.Running()) Die("hived exited during the run (see " + dir + "/hived-tls.log)");
+  return res;
+}
+
+// The same watch run against the loopback floor (loopback_floor.h): this
+// program again, as a child process, answering with a body of hived's size.
+WatchResults BenchFloor(const Sizes& z, const std::string& dir, size_t body_bytes) {
+  const int port = FreePort();
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  ChildProcess server({self, "--loopback-floor", std::to_string(port), std::to_string(body_bytes)},
+                      dir + "/floor.log");
+  WaitUntilUp("http://127.0.0.1:" + std::to_string(port), "/metrics");
+  WatchResults res = HivedWatchers(z, port, server.pid());
+  if (!server.Running())
+    Die("the loopback floor exited during the run (see " + dir + "/floor.log)");
   return res;
 }
 
@@ -950,9 +973,30 @@ void PrintTlsReport(const Results& plain, const Results& tls) {
       kCores);
 }
 
+void PrintFloorReport(const Sizes& z, const WatchResults& h, const WatchResults& f) {
+  std::printf(
+      "\nhived beside the loopback floor (%d watchers, %zu-byte answers, the same client)\n",
+      z.watchers, h.answer_bytes);
+  std::printf("| %-42s | %12s | %12s | %7s |\n", "operation", "hived", "floor", "ratio");
+  std::printf("|%s|%s|%s|%s|\n", std::string(44, '-').c_str(), std::string(14, '-').c_str(),
+              std::string(14, '-').c_str(), std::string(9, '-').c_str());
+  auto row = [](const char* what, double a, double b) {
+    std::printf("| %-42s | %12.1f | %12.1f | %6.2fx |\n", what, a, b, b > 0 ? a / b : 0.0);
+  };
+  row("watch notification p50 (ms)", h.p50, f.p50);
+  row("watch notification p99 (ms)", h.p99, f.p99);
+  row("watch notification max (ms)", h.max, f.max);
+  row("until all had a change, median (ms)", h.all_median, f.all_median);
+  row("server CPU per change (ms)", h.server_cpu_ms, f.server_cpu_ms);
+  row("watchers' client CPU per change (ms)", h.client_cpu_ms, f.client_cpu_ms);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--loopback-floor") {
+    return hive::bench::RunLoopbackFloor(std::atoi(argv[2]), std::atoi(argv[3]));
+  }
   const Sizes z = ChooseSizes();
   const std::string hived = argc > 1 ? argv[1] : HIVED_PATH;
   const unsigned long files = hive::bench::RaiseOpenFileLimit();
@@ -973,6 +1017,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   Phase("hived");
   const Results h = BenchHived(z, hived, dir.string());
+  Phase("loopback floor: " + std::to_string(z.watchers) + " watchers");
+  const WatchResults floor = BenchFloor(z, dir.string(), h.watch.answer_bytes);
   std::optional<Results> t;
   if (hive::bench::HivedHasFlag(hived, "--tls-cert")) {
     Phase("hived over TLS");
@@ -982,6 +1028,7 @@ int main(int argc, char** argv) {
   const Results e = BenchEtcd(z, dir.string());
   Phase("done");
   PrintReport(z, h, e);
+  PrintFloorReport(z, h.watch, floor);
   if (t) PrintTlsReport(h, *t);
   if (std::getenv("HIVE_BENCH_KEEP") != nullptr) {
     std::printf("servers' logs kept in %s\n", dir.c_str());
