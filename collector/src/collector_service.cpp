@@ -161,6 +161,7 @@ Result<std::unique_ptr<CollectorService>> CollectorService::Open(CollectorOption
   store_options.max_age = options.log_max_age;
   store_options.max_bytes = options.log_max_bytes;
   store_options.metrics = options.metrics;
+  store_options.env = options.env;
   auto store = OpenSegmentLogStore(std::move(store_options));
   if (!store.ok()) return store.status();
   std::unique_ptr<CollectorService> service(
@@ -191,6 +192,8 @@ void CollectorService::Mount(hive::HttpServer& server) {
   server.Route("GET", "/api/v1/traces/{trace_id}", {Access::kRead},
                [this](const HttpRequest& req, HttpResponse& res) { HandleTrace(req, res); });
   signals_->Mount(server);
+  // A store stopped by a disk failure takes no more logs: not ready.
+  server.AddReadinessCheck([this] { return store_->Health(); });
 }
 
 void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {

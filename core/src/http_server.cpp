@@ -192,7 +192,7 @@ struct HttpServer::Impl final : http_internal::RequestPolicy {
 
   const HttpServerOptions& options;
   std::vector<std::unique_ptr<RouteEntry>> routes;
-  std::function<Status()> readiness;
+  std::vector<std::function<Status()>> readiness;  // set before Listen()
   std::unique_ptr<http_internal::Transport> transport;
   bool started = false;
 
@@ -526,12 +526,13 @@ HttpServer::HttpServer(HttpServerOptions options)
         [](const HttpRequest&, HttpResponse& res) { res.SetJson(R"({"status":"ok"})"); });
   Route("GET", "/readyz", {Access::kPublic},
         [impl = impl_.get()](const HttpRequest&, HttpResponse& res) {
-          Status s = impl->readiness ? impl->readiness() : Status::Ok();
-          if (s.ok()) {
-            res.SetJson(R"({"status":"ready"})");
-          } else {
-            res.SetError(Status::Unavailable(s.message()));
+          for (const auto& check : impl->readiness) {
+            if (Status s = check(); !s.ok()) {
+              res.SetError(Status::Unavailable(s.message()));
+              return;
+            }
           }
+          res.SetJson(R"({"status":"ready"})");
         });
   // Who the caller is, so a UI can offer only what the role allows.
   Route("GET", "/api/v1/whoami", {Access::kRead, 0, /*nonblocking=*/true},
@@ -598,8 +599,8 @@ void HttpServer::Route(std::string_view method, std::string_view pattern, RouteO
   impl_->routes.push_back(std::move(route));
 }
 
-void HttpServer::SetReadinessCheck(std::function<Status()> check) {
-  impl_->readiness = std::move(check);
+void HttpServer::AddReadinessCheck(std::function<Status()> check) {
+  impl_->readiness.push_back(std::move(check));
 }
 
 Status HttpServer::Listen() {

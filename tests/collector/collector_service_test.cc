@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "collector_server.h"
+#include "fault_env.h"
 #include "hive/core/http_client.h"
 #include "hive/core/text.h"
 #include "temp_dir.h"
@@ -29,6 +30,7 @@ class CollectorServiceTest : public ::testing::Test {
     o.data_dir = dir_.path();
     o.clock = &clock_;
     o.metrics = registry_;
+    o.env = &env_;
     StartCollector(o, &service_, &server_);
   }
 
@@ -61,6 +63,7 @@ class CollectorServiceTest : public ::testing::Test {
   std::string Metrics() { return Client()->Get("/metrics")->body; }
 
   hive::testing::TempDir dir_;
+  hive::testing::FaultEnv env_;
   FakeClock clock_{ParseRfc3339("2026-11-22T10:05:00Z").value()};
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<CollectorService> service_;
@@ -228,6 +231,41 @@ TEST_F(CollectorServiceTest, IngestAfterStopIs503) {
   service_->Stop();
   EXPECT_EQ(Ingest("{}\n").status, 503);
   EXPECT_EQ(GetJson("/api/v1/logs")["events"].size(), 0u);
+}
+
+// A failed fdatasync stops the store: ingest answers 503 without
+// acknowledging anything, /readyz says why, the gauge says so, and queries
+// keep answering. A restart replays the WAL and is ready again.
+TEST_F(CollectorServiceTest, FailedFdatasyncMakesIngest503AndReadyz503) {
+  const std::string line =
+      R"({"ts":"2026-11-22T10:00:00Z","service":"orders","level":"info","message":"kept"})"
+      "\n";
+  ASSERT_EQ(Ingest(line).status, 200);
+  EXPECT_EQ(GetJson("/readyz")["status"], "ready");
+  EXPECT_NE(Metrics().find("\nhive_collector_store_failed 0"), std::string::npos);
+
+  env_.Fail(hive::testing::FaultEnv::Op::kFdatasync, "segment-", EIO);
+  HttpClientResponse failed =
+      Ingest(R"({"ts":"2026-11-22T10:00:01Z","service":"orders","level":"info","message":"lost"})"
+             "\n");
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_NE(failed.body.find("fdatasync"), std::string::npos) << failed.body;
+  EXPECT_GE(env_.failures(), 1);
+
+  env_.Heal();  // the store stays failed: the kernel may have dropped the pages
+  EXPECT_EQ(Ingest(line).status, 503);
+  json ready = GetJson("/readyz", 503);
+  EXPECT_NE(ready["error"]["message"].get<std::string>().find("fdatasync"), std::string::npos)
+      << ready.dump();
+  EXPECT_NE(Metrics().find("\nhive_collector_store_failed 1"), std::string::npos);
+  json logs = GetJson("/api/v1/logs?service=orders");
+  ASSERT_EQ(logs["events"].size(), 1u) << logs.dump();  // only what was acknowledged
+  EXPECT_EQ(logs["events"][0]["message"], "kept");
+
+  StopAll();
+  Start();
+  EXPECT_EQ(GetJson("/readyz")["status"], "ready");
+  EXPECT_EQ(Ingest(line).status, 200);
 }
 
 TEST(CollectorServiceOpenTest, UnwritableDataDirIsAClearError) {

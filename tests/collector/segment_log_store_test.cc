@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "fault_env.h"
 #include "temp_dir.h"
 
 namespace hive::collector {
@@ -53,6 +54,7 @@ class SegmentLogStoreTest : public ::testing::Test {
     o.dir = dir_ / "collector";
     o.segment_bytes = segment_bytes;
     o.metrics = registry_;
+    o.env = &env_;
     auto s = OpenSegmentLogStore(o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
@@ -89,7 +91,25 @@ class SegmentLogStoreTest : public ::testing::Test {
     return -1;
   }
 
+  double Counter(const std::string& name) {
+    for (const auto& family : registry_->Collect()) {
+      if (family.name == name && !family.metric.empty()) return family.metric[0].counter.value;
+    }
+    return -1;
+  }
+
+  // Waits up to 10 s for `done`.
+  template <class Done>
+  bool Eventually(Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+
   hive::testing::TempDir dir_;
+  hive::testing::FaultEnv env_;
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<LogStore> store_;
 };
@@ -358,6 +378,68 @@ TEST_F(SegmentLogStoreTest, AppendAfterCloseIsUnavailableAndEmptyBatchInvalid) {
   store_->Close();
   EXPECT_TRUE(store_->Append(Batch({Event(1, "after")})).status().IsUnavailable());
   EXPECT_EQ(Messages(All()), (std::vector<std::string>{"before"}));
+}
+
+// fdatasync failing on the WAL: the batch is not acknowledged, the store
+// refuses every later write (the kernel may have dropped the dirty pages)
+// and says so, queries go on; reopening replays the WAL and writes again.
+TEST_F(SegmentLogStoreTest, FailedFdatasyncStopsWritesUntilReopen) {
+  Open();
+  Append(Batch({Event(0, "kept")}));
+  EXPECT_TRUE(store_->Health().ok());
+  EXPECT_EQ(Gauge("hive_collector_store_failed"), 0);
+
+  env_.Fail(hive::testing::FaultEnv::Op::kFdatasync, "segment-", EIO);
+  Result<AppendResult> failed = store_->Append(Batch({Event(1, "unacknowledged")}));
+  ASSERT_TRUE(failed.status().IsUnavailable()) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("fdatasync"), std::string::npos);
+  env_.Heal();
+  EXPECT_TRUE(store_->Append(Batch({Event(2, "refused")})).status().IsUnavailable());
+  EXPECT_TRUE(store_->Health().IsUnavailable());
+  EXPECT_NE(store_->Health().message().find("fdatasync"), std::string::npos);
+  EXPECT_EQ(Gauge("hive_collector_store_failed"), 1);
+  EXPECT_EQ(Messages(All()), (std::vector<std::string>{"kept"}));
+
+  Open();
+  EXPECT_TRUE(store_->Health().ok());
+  Append(Batch({Event(3, "after restart")}));
+  const std::vector<std::string> after = Messages(All(/*newest_first=*/false));
+  ASSERT_GE(after.size(), 2u);
+  EXPECT_EQ(after.front(), "kept");
+  EXPECT_EQ(after.back(), "after restart");
+}
+
+// A failed WAL write is undone and refused; the store goes on.
+TEST_F(SegmentLogStoreTest, FailedWriteIsRefusedAndTheStoreGoesOn) {
+  Open();
+  Append(Batch({Event(0, "first")}));
+  env_.Fail(hive::testing::FaultEnv::Op::kWrite, "segment-", ENOSPC);
+  Result<AppendResult> failed = store_->Append(Batch({Event(1, "no space")}));
+  ASSERT_TRUE(failed.status().IsUnavailable()) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("No space"), std::string::npos);
+  EXPECT_TRUE(store_->Health().ok());
+  env_.Heal();
+  Append(Batch({Event(2, "third")}));
+  Open();
+  EXPECT_EQ(Messages(All(/*newest_first=*/false)), (std::vector<std::string>{"first", "third"}));
+}
+
+// A block that cannot be sealed (its part's fdatasync fails) stays in the
+// WAL and readable, is counted and retried; nothing is lost.
+TEST_F(SegmentLogStoreTest, FailedSealIsRetriedAndCounted) {
+  env_.Fail(hive::testing::FaultEnv::Op::kFdatasync, "blocks-", EIO);
+  Open(4096);
+  for (int i = 0; i < 40; ++i)
+    Append(Batch({Event(i, "event " + std::to_string(i) + std::string(200, 'x'))}));
+  ASSERT_TRUE(Eventually([&] { return Counter("hive_collector_seal_errors_total") >= 1; }));
+  EXPECT_EQ(Gauge("hive_collector_blocks"), 0);
+  EXPECT_TRUE(store_->Health().ok());
+  EXPECT_EQ(All().size(), 40u);
+  env_.Heal();
+  ASSERT_TRUE(Eventually([&] { return Gauge("hive_collector_blocks") >= 1; }));
+  EXPECT_EQ(All().size(), 40u);
+  Open(4096);
+  EXPECT_EQ(All().size(), 40u);
 }
 
 }  // namespace

@@ -8,9 +8,10 @@
 //   spans, graph, metrics, OTLP  SignalsService (signals_service.h), mounted here too
 // Shapes and errors as in docs/API.md "Collector".
 //
-// Thread-safe: handlers run on the HttpServer's workers; the store's writer
-// thread is the only other thread. The service must outlive the server it is
-// mounted on, or that server must be stopped first.
+// Thread-safe: handlers run on the HttpServer's threads; the log store runs
+// its writer, sealer and retention threads (segment_log_store.h) and, with an
+// Elasticsearch URL, the sink its sender. The service must outlive the server
+// it is mounted on, or that server must be stopped first.
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "hive/collector/log_store.h"
 #include "hive/collector/signals_service.h"
 #include "hive/core/clock.h"
+#include "hive/core/env.h"
 #include "hive/core/http.h"
 #include "hive/core/status.h"
 
@@ -43,6 +45,7 @@ struct CollectorOptions {
   uint64_t segment_bytes = 4u << 20;
   std::chrono::nanoseconds log_max_age = std::chrono::hours(24 * 7);  // 0: keep forever
   uint64_t log_max_bytes = 10ull << 30;                               // 0: no size limit
+  hive::Env* env = nullptr;  // the log store's file operations (tests); null: the real ones
 };
 
 class CollectorService {
@@ -54,7 +57,8 @@ class CollectorService {
   CollectorService(const CollectorService&) = delete;
   CollectorService& operator=(const CollectorService&) = delete;
 
-  // Registers the routes. REQUIRES: before server.Listen().
+  // Registers the routes, and a readiness check: /readyz answers 503 once
+  // a disk failure has stopped the log store. REQUIRES: before server.Listen().
   void Mount(hive::HttpServer& server);
 
   // Drains the writer (everything acknowledged is on disk) and joins it;

@@ -115,6 +115,11 @@ class LogStore {
 
   virtual LogStoreStats Stats() = 0;
 
+  // OK while the store takes writes; once a disk failure has stopped it
+  // (see the implementation), that failure, Unavailable. Not changed by
+  // Close().
+  virtual Status Health() = 0;
+
   // Finishes every queued Append (each gets its answer), then refuses new
   // ones with Unavailable. Queries keep working until destruction.
   // Idempotent; the destructor calls it.

@@ -26,6 +26,12 @@
 // fdatasync()s, commits its catalog row and deletes its WAL segment.
 // Compression is thus off the acknowledgement path.
 //
+// A failed WAL write that cannot be undone, or a failed fdatasync (after
+// which the kernel may have dropped the dirty pages), fails the store: every
+// later Append answers Unavailable with the cause, Health() returns it and
+// hive_collector_store_failed is 1, until the process is restarted and the
+// WAL replayed. Queries keep working. A failed seal is retried, and counted.
+//
 // Crash safety (kill -9 at any moment): at Open, part files are truncated to
 // the end of their last catalogued block (a block written but not
 // catalogued is dropped, its WAL segment still exists); parts without a
@@ -61,6 +67,7 @@
 
 #include "hive/collector/log_store.h"
 #include "hive/core/clock.h"
+#include "hive/core/env.h"
 #include "hive/core/status.h"
 
 namespace prometheus {
@@ -83,9 +90,12 @@ struct SegmentLogStoreOptions {
   uint64_t max_bytes = 10ull << 30;                               // 0: no size limit
   std::chrono::milliseconds retention_interval = std::chrono::seconds(30);
   hive::Clock* clock = &hive::Clock::System();  // for max_age
+  // Every file operation goes through it (tests inject faults). Null: the
+  // real file system.
+  hive::Env* env = nullptr;
   // hive_collector_fsync_seconds, _store_bytes, _segments, _blocks,
-  // _write_queue_batches, _seal_seconds, _retention_dropped_bytes_total go
-  // here. Null: not exported.
+  // _write_queue_batches, _seal_seconds, _retention_dropped_bytes_total and
+  // _store_failed go here. Null: not exported.
   std::shared_ptr<prometheus::Registry> metrics;
 };
 

@@ -24,7 +24,7 @@
 // request is parked until a Notifier wakes it.
 //
 // Thread model: handlers run concurrently and must be thread-safe. Route()
-// and SetReadinessCheck() are only allowed before Listen().
+// and AddReadinessCheck() are only allowed before Listen().
 #pragma once
 
 #include <atomic>
@@ -246,9 +246,11 @@ class HttpServer {
   void Route(std::string_view method, std::string_view pattern, RouteOptions options,
              HttpHandler handler);
 
-  // /readyz answers 503 with the check's message until it returns OK.
-  // Default: always ready.
-  void SetReadinessCheck(std::function<Status()> check);
+  // Adds a check to /readyz, which answers 200 while every check returns OK
+  // and 503 with the first failing check's message otherwise (no checks:
+  // always ready). Checks run on each /readyz request: keep them cheap.
+  // REQUIRES: before Listen().
+  void AddReadinessCheck(std::function<Status()> check);
 
   // Loads the TLS files and binds the listening socket. Unavailable when the
   // address is taken; InvalidArgument for unusable TLS files.
