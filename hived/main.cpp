@@ -71,8 +71,7 @@ hive::Status PrepareDataDir(const std::string& dir) {
   if (ec) return hive::Status::Unavailable(dir + ": " + ec.message());
   const fs::perms perms = fs::status(dir, ec).permissions();
   if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
-    hive::log::Warn("the data dir may be read by other users; chmod 700 it",
-                    {{"data_dir", dir}});
+    hive::log::Warn("the data dir may be read by other users; chmod 700 it", {{"data_dir", dir}});
   }
   return hive::Status::Ok();
 }
@@ -88,19 +87,8 @@ void WarnAboutUnscopedAgents(const hive::TokenAuthenticator& auth) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  hive::BlockTerminationSignals();
-  // One arena per core; request bodies and log batches (up to a few MiB,
-  // many a second) reuse memory rather than fault it in every time.
-  hive::KeepLargeBuffers(static_cast<int>(std::max(2u, std::thread::hardware_concurrency())),
-                         32u << 20);
-  hive::log::SetProcessName("hived");
-
-  CLI::App app{
-      "hived — the hive control plane: service registry, config store, log/trace "
-      "collector and dashboard on one port."};
+// Every flag, as given, and what they build.
+struct Flags {
   std::string listen = "127.0.0.1:7070";
   std::string data_dir = "./hive-data";
   std::string roles_flag = "registry,config,collector,dashboard";
@@ -132,6 +120,19 @@ int main(int argc, char** argv) {
   std::string write_timeout = "30s";
   hive::TlsOptions tls;
   std::vector<std::string> allowed_hosts;
+
+  void AddServerFlags(CLI::App& app);
+  void AddLimitFlags(CLI::App& app);
+  void AddComponentFlags(CLI::App& app);
+  // The HTTP server's options; InvalidArgument naming the flag that is wrong.
+  hive::Status BuildHttpOptions(hive::HttpServerOptions* http);
+  hive::Status ParseRoles(std::set<std::string>* roles) const;
+  // The collector's options; InvalidArgument naming the flag that is wrong.
+  hive::Result<hive::collector::CollectorOptions> CollectorOptions(
+      const std::shared_ptr<prometheus::Registry>& metrics, hive::registry::Registry* registry);
+};
+
+void Flags::AddServerFlags(CLI::App& app) {
   app.add_option("--listen", listen, "Address to serve on, host:port (port 0 picks a free one)")
       ->capture_default_str();
   app.add_option("--data-dir", data_dir, "Where SQLite databases and log segments live")
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", io_threads, "Threads that read and write connections")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+}
+
+void Flags::AddLimitFlags(CLI::App& app) {
   app.add_option("--max-connections", limits.max_connections,
                  "Open connections in all; past it new ones get 503 (also bounded by the "
                  "open-file limit)")
@@ -204,6 +208,9 @@ int main(int argc, char** argv) {
   app.add_option("--write-timeout", write_timeout,
                  "A connection whose client takes no byte of an answer for this long is closed")
       ->capture_default_str();
+}
+
+void Flags::AddComponentFlags(CLI::App& app) {
   app.add_option("--registry-self-preservation", self_preservation,
                  "Stop expiring leases while renewals are below this fraction of those "
                  "expected (0 disables; see docs/API.md)")
@@ -239,37 +246,23 @@ int main(int argc, char** argv) {
                  "PEM CA bundle that verifies an https --es-url (default: the system's trust "
                  "store)")
       ->needs("--es-url");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help prints and succeeds; any bad flag or value is a usage error.
-    return app.exit(e) == 0 ? 0 : kUsageError;
-  }
+}
 
-  hive::log::Level level;
-  if (!hive::log::ParseLevel(log_level, &level)) {
-    std::cerr << "hived: --log-level must be debug, info, warn or error\n";
-    return kUsageError;
+hive::Status Flags::BuildHttpOptions(hive::HttpServerOptions* http) {
+  if (hive::Status s = hive::ParseHostPort(listen, &http->host, &http->port); !s.ok()) {
+    return hive::Status::InvalidArgument("--listen: " + s.message());
   }
-  hive::log::SetLevel(level);
-
-  hive::HttpServerOptions http;
-  if (hive::Status s = hive::ParseHostPort(listen, &http.host, &http.port); !s.ok()) {
-    std::cerr << "hived: --listen: " << s.message() << "\n";
-    return kUsageError;
+  if (access_log == "all") {
+    http->access_log = hive::AccessLog::kAll;
+  } else if (access_log == "errors") {
+    http->access_log = hive::AccessLog::kErrors;
+  } else if (access_log == "none") {
+    http->access_log = hive::AccessLog::kNone;
+  } else {
+    return hive::Status::InvalidArgument("--access-log must be all, errors or none");
   }
-  if (access_log == "all")
-    http.access_log = hive::AccessLog::kAll;
-  else if (access_log == "errors")
-    http.access_log = hive::AccessLog::kErrors;
-  else if (access_log == "none")
-    http.access_log = hive::AccessLog::kNone;
-  else {
-    std::cerr << "hived: --access-log must be all, errors or none\n";
-    return kUsageError;
-  }
-  http.worker_threads = threads;
-  http.io_threads = io_threads;
+  http->worker_threads = threads;
+  http->io_threads = io_threads;
   struct DurationFlag {
     const char* name;
     const std::string& text;
@@ -282,9 +275,8 @@ int main(int argc, char** argv) {
         DurationFlag{"--write-timeout", write_timeout, &limits.write_timeout}}) {
     auto d = hive::ParseDuration(f.text);
     if (!d.ok() || *d <= hive::Duration::zero()) {
-      std::cerr << "hived: " << f.name << ": "
-                << (d.ok() ? "must be above zero" : d.status().message()) << "\n";
-      return kUsageError;
+      return hive::Status::InvalidArgument(std::string(f.name) + ": " +
+                                           (d.ok() ? "must be above zero" : d.status().message()));
     }
     *f.out = *d;
   }
@@ -298,9 +290,9 @@ int main(int argc, char** argv) {
         SizeFlag{"--max-request-line", max_request_line, &limits.max_request_line_bytes}}) {
     auto n = hive::ParseByteSize(f.text);
     if (!n.ok() || *n < 256 || *n > (64u << 20)) {
-      std::cerr << "hived: " << f.name << ": "
-                << (n.ok() ? "must be between 256B and 64MiB" : n.status().message()) << "\n";
-      return kUsageError;
+      return hive::Status::InvalidArgument(
+          std::string(f.name) + ": " +
+          (n.ok() ? "must be between 256B and 64MiB" : n.status().message()));
     }
     *f.out = static_cast<size_t>(*n);
   }
@@ -314,41 +306,130 @@ int main(int argc, char** argv) {
                      {"max_connections", static_cast<int64_t>(capped)}});
     limits.max_connections = capped;
   }
-  http.limits = limits;
+  http->limits = limits;
   if (tls.cert_file.empty() != tls.key_file.empty()) {
-    std::cerr << "hived: --tls-cert and --tls-key go together\n";
-    return kUsageError;
+    return hive::Status::InvalidArgument("--tls-cert and --tls-key go together");
   }
   if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
-    std::cerr << "hived: --tls-client-ca needs --tls-cert and --tls-key\n";
-    return kUsageError;
+    return hive::Status::InvalidArgument("--tls-client-ca needs --tls-cert and --tls-key");
   }
-  http.tls = tls;
+  http->tls = tls;
   for (const std::string& host : allowed_hosts) {
     if (hive::Status s = CheckAllowedHost(host); !s.ok()) {
-      std::cerr << "hived: --allowed-host: " << s.message() << "\n";
-      return kUsageError;
+      return hive::Status::InvalidArgument("--allowed-host: " + s.message());
     }
   }
-  http.allowed_hosts = allowed_hosts;
+  http->allowed_hosts = allowed_hosts;
+  return hive::Status::Ok();
+}
 
-  std::set<std::string> roles;
+hive::Status Flags::ParseRoles(std::set<std::string>* roles) const {
   for (std::string_view r : hive::Split(roles_flag, ',')) {
     r = hive::Trim(r);
     if (r != "registry" && r != "config" && r != "collector" && r != "dashboard") {
-      std::cerr << "hived: --roles: unknown role '" << r
-                << "' (use registry, config, collector, dashboard)\n";
-      return kUsageError;
+      return hive::Status::InvalidArgument("--roles: unknown role '" + std::string(r) +
+                                           "' (use registry, config, collector, dashboard)");
     }
-    roles.emplace(r);
+    roles->emplace(r);
+  }
+  return hive::Status::Ok();
+}
+
+hive::Result<hive::collector::CollectorOptions> Flags::CollectorOptions(
+    const std::shared_ptr<prometheus::Registry>& metrics, hive::registry::Registry* registry) {
+  hive::collector::CollectorOptions o;
+  o.data_dir = data_dir;
+  auto retention = hive::ParseDuration(log_retention);
+  if (!retention.ok()) {
+    return hive::Status::InvalidArgument("--log-retention: " + retention.status().message());
+  }
+  auto max_bytes = hive::ParseByteSize(log_max_bytes);
+  if (!max_bytes.ok()) {
+    return hive::Status::InvalidArgument("--log-max-bytes: " + max_bytes.status().message());
+  }
+  auto label_value = hive::ParseByteSize(metrics_max_label_value);
+  if (!label_value.ok() || *label_value < 1 || *label_value > (1u << 20)) {
+    return hive::Status::InvalidArgument(
+        "--metrics-max-label-value: " +
+        (label_value.ok() ? "must be between 1B and 1MiB" : label_value.status().message()));
+  }
+  metric_limits.max_label_value_bytes = static_cast<size_t>(*label_value);
+  o.log_max_age = *retention;
+  o.log_max_bytes = *max_bytes;
+  o.signals.metric_limits = metric_limits;
+  o.metrics = metrics;
+  if (!es_url.empty()) {
+    auto env = [](const char* name) {
+      const char* v = std::getenv(name);
+      return std::string(v ? v : "");
+    };
+    o.signals.es.url = es_url;
+    o.signals.es.ca_file = es_ca_file;
+    o.signals.es.api_key = env("HIVE_ES_API_KEY");
+    o.signals.es.username = env("HIVE_ES_USERNAME");
+    o.signals.es.password = env("HIVE_ES_PASSWORD");
+  }
+  if (registry != nullptr) {
+    // The graph's node health merges the registry's view of each service.
+    o.signals.registry_health = [registry] {
+      std::map<std::string, hive::collector::RegistryHealth> out;
+      for (const hive::registry::ServiceSummary& s : registry->ListServices().services) {
+        out[s.name] = {s.instances, s.passing, s.warning, s.critical};
+      }
+      return out;
+    };
+  }
+  return o;
+}
+
+int UsageError(const hive::Status& s) {
+  std::cerr << "hived: " << s.message() << "\n";
+  return kUsageError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hive::BlockTerminationSignals();
+  // One arena per core; request bodies and log batches (up to a few MiB,
+  // many a second) reuse memory rather than fault it in every time.
+  hive::KeepLargeBuffers(static_cast<int>(std::max(2u, std::thread::hardware_concurrency())),
+                         32u << 20);
+  hive::log::SetProcessName("hived");
+
+  CLI::App app{
+      "hived — the hive control plane: service registry, config store, log/trace "
+      "collector and dashboard on one port."};
+  Flags flags;
+  flags.AddServerFlags(app);
+  flags.AddLimitFlags(app);
+  flags.AddComponentFlags(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and succeeds; any bad flag or value is a usage error.
+    return app.exit(e) == 0 ? 0 : kUsageError;
   }
 
-  if (!tokens_file.empty()) {
-    auto auth = hive::TokenAuthenticator::LoadFile(tokens_file);
+  hive::log::Level level;
+  if (!hive::log::ParseLevel(flags.log_level, &level)) {
+    std::cerr << "hived: --log-level must be debug, info, warn or error\n";
+    return kUsageError;
+  }
+  hive::log::SetLevel(level);
+
+  hive::HttpServerOptions http;
+  if (hive::Status s = flags.BuildHttpOptions(&http); !s.ok()) return UsageError(s);
+  std::set<std::string> roles;
+  if (hive::Status s = flags.ParseRoles(&roles); !s.ok()) return UsageError(s);
+  const hive::TlsOptions& tls = flags.tls;
+  const std::string& data_dir = flags.data_dir;
+  if (!flags.tokens_file.empty()) {
+    auto auth = hive::TokenAuthenticator::LoadFile(flags.tokens_file);
     if (!auth.ok()) return Fail("cannot load tokens", auth.status());
     http.auth = std::make_shared<hive::TokenAuthenticator>(std::move(*auth));
     WarnAboutUnscopedAgents(*http.auth);
-  } else if (!hive::IsLoopbackHost(http.host) && tls.cert_file.empty() && !insecure) {
+  } else if (!hive::IsLoopbackHost(http.host) && tls.cert_file.empty() && !flags.insecure) {
     std::cerr << "hived: refusing to listen on " << http.host
               << " without --tokens-file or TLS: anyone who can reach it would be admin.\n"
                  "       Give --tokens-file (or --tls-cert/--tls-key, with --tls-client-ca to "
@@ -370,7 +451,7 @@ int main(int argc, char** argv) {
     hive::registry::RegistryOptions o;
     o.metrics = metrics;
     o.data_dir = data_dir;
-    o.self_preservation_threshold = self_preservation;
+    o.self_preservation_threshold = flags.self_preservation;
     auto r = hive::registry::RegistryService::Open(o);
     if (!r.ok()) return Fail("cannot open the registry", r.status());
     registry = std::move(*r);
@@ -380,8 +461,8 @@ int main(int argc, char** argv) {
     hive::config_store::ConfigStoreOptions o;
     o.data_dir = data_dir;
     o.metrics = metrics;
-    if (!secrets_key_file.empty()) {
-      auto key = hive::config_store::SecretBox::LoadKeyFile(secrets_key_file);
+    if (!flags.secrets_key_file.empty()) {
+      auto key = hive::config_store::SecretBox::LoadKeyFile(flags.secrets_key_file);
       if (!key.ok()) return Fail("cannot load the secrets key", key.status());
       o.secrets = std::make_shared<hive::config_store::SecretBox>(std::move(*key));
     }
@@ -391,54 +472,9 @@ int main(int argc, char** argv) {
     config->Mount(server);
   }
   if (roles.contains("collector")) {
-    hive::collector::CollectorOptions o;
-    o.data_dir = data_dir;
-    auto retention = hive::ParseDuration(log_retention);
-    if (!retention.ok()) {
-      std::cerr << "hived: --log-retention: " << retention.status().message() << "\n";
-      return kUsageError;
-    }
-    auto max_bytes = hive::ParseByteSize(log_max_bytes);
-    if (!max_bytes.ok()) {
-      std::cerr << "hived: --log-max-bytes: " << max_bytes.status().message() << "\n";
-      return kUsageError;
-    }
-    auto label_value = hive::ParseByteSize(metrics_max_label_value);
-    if (!label_value.ok() || *label_value < 1 || *label_value > (1u << 20)) {
-      std::cerr << "hived: --metrics-max-label-value: "
-                << (label_value.ok() ? "must be between 1B and 1MiB"
-                                     : label_value.status().message())
-                << "\n";
-      return kUsageError;
-    }
-    metric_limits.max_label_value_bytes = static_cast<size_t>(*label_value);
-    o.log_max_age = *retention;
-    o.log_max_bytes = *max_bytes;
-    o.signals.metric_limits = metric_limits;
-    o.metrics = metrics;
-    if (!es_url.empty()) {
-      auto env = [](const char* name) {
-        const char* v = std::getenv(name);
-        return std::string(v ? v : "");
-      };
-      o.signals.es.url = es_url;
-      o.signals.es.ca_file = es_ca_file;
-      o.signals.es.api_key = env("HIVE_ES_API_KEY");
-      o.signals.es.username = env("HIVE_ES_USERNAME");
-      o.signals.es.password = env("HIVE_ES_PASSWORD");
-    }
-    if (registry) {
-      // The graph's node health merges the registry's view of each service.
-      hive::registry::Registry* reg = &registry->registry();
-      o.signals.registry_health = [reg] {
-        std::map<std::string, hive::collector::RegistryHealth> out;
-        for (const hive::registry::ServiceSummary& s : reg->ListServices().services) {
-          out[s.name] = {s.instances, s.passing, s.warning, s.critical};
-        }
-        return out;
-      };
-    }
-    auto c = hive::collector::CollectorService::Open(o);
+    auto o = flags.CollectorOptions(metrics, registry ? &registry->registry() : nullptr);
+    if (!o.ok()) return UsageError(o.status());
+    auto c = hive::collector::CollectorService::Open(std::move(*o));
     if (!c.ok()) return Fail("cannot open the collector", c.status());
     collector = std::move(*c);
     collector->Mount(server);
@@ -447,15 +483,16 @@ int main(int argc, char** argv) {
 
   if (hive::Status s = server.Start(); !s.ok()) return Fail("cannot serve", s);
   const std::string addr = http.host + ":" + std::to_string(server.port());
-  hive::log::Info("listening", {{"addr", addr},
-                                {"scheme", tls.cert_file.empty() ? "http" : "https"},
-                                {"client_certificates", !tls.client_ca_file.empty()},
-                                {"roles", roles_flag},
-                                {"data_dir", data_dir},
-                                {"auth", http.auth ? "tokens" : "none"},
-                                {"io_threads", io_threads},
-                                {"http_threads", threads},
-                                {"max_connections", static_cast<int64_t>(limits.max_connections)}});
+  hive::log::Info("listening",
+                  {{"addr", addr},
+                   {"scheme", tls.cert_file.empty() ? "http" : "https"},
+                   {"client_certificates", !tls.client_ca_file.empty()},
+                   {"roles", flags.roles_flag},
+                   {"data_dir", data_dir},
+                   {"auth", http.auth ? "tokens" : "none"},
+                   {"io_threads", http.io_threads},
+                   {"http_threads", http.worker_threads},
+                   {"max_connections", static_cast<int64_t>(http.limits.max_connections)}});
 
   const int sig = hive::WaitForTerminationSignal();
   hive::log::Info("shutting down", {{"signal", sig}});

@@ -376,7 +376,142 @@ std::string LabelValue(const AttrValue& v) {
   return std::get<bool>(v) ? "true" : "false";
 }
 
-// The data points of one OTLP metric as samples of `family`.
+// The samples of one data point, labelled with its attributes and stamped
+// with its time.
+struct PointSamples {
+  const std::string& family;
+  Labels labels;
+  Result<uint64_t> time;
+  std::vector<ParsedSample> samples;
+
+  void Add(std::string sample_name, Labels l, double value) {
+    std::sort(l.begin(), l.end());
+    ParsedSample ps;
+    ps.name = std::move(sample_name);
+    ps.family = family;
+    ps.labels = std::move(l);
+    ps.value = value;
+    if (time.ok() && *time != 0) ps.timestamp_ms = static_cast<int64_t>(*time / 1'000'000);
+    samples.push_back(std::move(ps));
+  }
+};
+
+// A histogram point: cumulative _bucket samples, _sum and _count.
+Status HistogramSamples(const json& p, PointSamples& out) {
+  const std::string& family = out.family;
+  Result<uint64_t> count = Uint64Field(p, "count");
+  const json* sum = Field(p, "sum");
+  const json* bounds = Field(p, "explicitBounds");
+  const json* counts = Field(p, "bucketCounts");
+  const size_t n_bounds = bounds && bounds->is_array() ? bounds->size() : 0;
+  if (!count.ok() || (sum && !sum->is_number()) || (bounds && !bounds->is_array()) || !counts ||
+      !counts->is_array() || counts->size() != n_bounds + 1) {
+    return Status::InvalidArgument("histogram '" + family +
+                                   "': bucketCounts must have one more entry than explicitBounds");
+  }
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= n_bounds; ++i) {
+    Result<uint64_t> c = Uint64Field(json{{"c", (*counts)[i]}}, "c");
+    if (!c.ok() || (i < n_bounds && !(*bounds)[i].is_number())) {
+      return Status::InvalidArgument("histogram '" + family + "': bad bucket");
+    }
+    cumulative += *c;
+    Labels l = out.labels;
+    l.emplace_back("le", i < n_bounds ? FormatSampleValue((*bounds)[i].get<double>()) : "+Inf");
+    out.Add(family + "_bucket", std::move(l), static_cast<double>(cumulative));
+  }
+  if (sum) out.Add(family + "_sum", out.labels, sum->get<double>());
+  out.Add(family + "_count", out.labels, static_cast<double>(*count));
+  return Status::Ok();
+}
+
+// A summary point: one sample per quantile, _sum and _count.
+Status SummarySamples(const json& p, PointSamples& out) {
+  const std::string& family = out.family;
+  Result<uint64_t> count = Uint64Field(p, "count");
+  const json* sum = Field(p, "sum");
+  Result<const json*> quantiles = ArrayField(p, "quantileValues", "summary");
+  if (!count.ok() || (sum && !sum->is_number()) || !quantiles.ok()) {
+    return Status::InvalidArgument("summary '" + family + "': bad count, sum or quantiles");
+  }
+  if (*quantiles) {
+    for (const json& q : **quantiles) {
+      const json* quantile = Field(q, "quantile");
+      const json* value = Field(q, "value");
+      if (!quantile || !quantile->is_number() || !value || !value->is_number()) {
+        return Status::InvalidArgument("summary '" + family + "': bad quantile");
+      }
+      Labels l = out.labels;
+      l.emplace_back("quantile", FormatSampleValue(quantile->get<double>()));
+      out.Add(family, std::move(l), value->get<double>());
+    }
+  }
+  if (sum) out.Add(family + "_sum", out.labels, sum->get<double>());
+  out.Add(family + "_count", out.labels, static_cast<double>(*count));
+  return Status::Ok();
+}
+
+// The samples of one data point of `family`.
+Status PointToSamples(const json& p, MetricType type, PointSamples& out) {
+  Attrs attrs;
+  HIVE_RETURN_IF_ERROR(ReadAttributes(p, &attrs));
+  out.time = Uint64Field(p, "timeUnixNano");
+  if (!out.time.ok()) return out.time.status();
+  for (const auto& [k, v] : attrs) out.labels.emplace_back(PromName(k, true), LabelValue(v));
+  std::sort(out.labels.begin(), out.labels.end());
+  switch (type) {
+    case MetricType::kHistogram:
+      return HistogramSamples(p, out);
+    case MetricType::kSummary:
+      return SummarySamples(p, out);
+    default: {
+      Result<double> v = PointValue(p, "asDouble", "asInt");
+      if (!v.ok()) return v.status();
+      out.Add(out.family, out.labels, *v);
+      return Status::Ok();
+    }
+  }
+}
+
+// Where a metric's data points are and what they become: its data object
+// (null: a kind we do not keep), its type, its family name (a monotonic sum
+// gets _total). Delta sums are refused: counted in *rejected.
+const json* MetricData(const json& metric, std::string& family, MetricType& type, size_t* rejected,
+                       std::string* first_error) {
+  if (const json* gauge = Field(metric, "gauge")) {
+    type = MetricType::kGauge;
+    return gauge;
+  }
+  if (const json* sum = Field(metric, "sum")) {
+    auto temporality =
+        EnumField(*sum, "aggregationTemporality",
+                  {"AGGREGATION_TEMPORALITY_UNSPECIFIED", "AGGREGATION_TEMPORALITY_DELTA",
+                   "AGGREGATION_TEMPORALITY_CUMULATIVE"});
+    const json* monotonic = Field(*sum, "isMonotonic");
+    const bool is_monotonic = monotonic && monotonic->is_boolean() && monotonic->get<bool>();
+    if (temporality.ok() && *temporality == 1 && is_monotonic) {
+      Result<const json*> points = ArrayField(*sum, "dataPoints", "sum");
+      const size_t n = points.ok() && *points ? (*points)->size() : 0;
+      *rejected += n;
+      if (n > 0 && first_error->empty()) *first_error = "delta sums are not supported";
+      return nullptr;
+    }
+    type = is_monotonic ? MetricType::kCounter : MetricType::kGauge;
+    if (is_monotonic && !family.ends_with("_total")) family += "_total";
+    return sum;
+  }
+  if (const json* histogram = Field(metric, "histogram")) {
+    type = MetricType::kHistogram;
+    return histogram;
+  }
+  if (const json* summary = Field(metric, "summary")) {
+    type = MetricType::kSummary;
+    return summary;
+  }
+  return nullptr;  // exponential histograms and empty metrics carry nothing we keep
+}
+
+// The data points of one OTLP metric as samples of its family.
 Status AddMetric(const json& metric, ParsedExposition* out, size_t* rejected,
                  std::string* first_error) {
   const json* name = Field(metric, "name");
@@ -387,33 +522,9 @@ Status AddMetric(const json& metric, ParsedExposition* out, size_t* rejected,
   std::string help;
   if (const json* d = Field(metric, "description"); d && d->is_string())
     help = d->get<std::string>();
-  const json* data = nullptr;
   MetricType type = MetricType::kGauge;
-  if ((data = Field(metric, "gauge")) != nullptr) {
-    type = MetricType::kGauge;
-  } else if ((data = Field(metric, "sum")) != nullptr) {
-    auto temporality =
-        EnumField(*data, "aggregationTemporality",
-                  {"AGGREGATION_TEMPORALITY_UNSPECIFIED", "AGGREGATION_TEMPORALITY_DELTA",
-                   "AGGREGATION_TEMPORALITY_CUMULATIVE"});
-    const json* monotonic = Field(*data, "isMonotonic");
-    bool is_monotonic = monotonic && monotonic->is_boolean() && monotonic->get<bool>();
-    if (temporality.ok() && *temporality == 1 && is_monotonic) {
-      Result<const json*> points = ArrayField(*data, "dataPoints", "sum");
-      size_t n = points.ok() && *points ? (*points)->size() : 0;
-      *rejected += n;
-      if (n > 0 && first_error->empty()) *first_error = "delta sums are not supported";
-      return Status::Ok();
-    }
-    type = is_monotonic ? MetricType::kCounter : MetricType::kGauge;
-    if (is_monotonic && !family.ends_with("_total")) family += "_total";
-  } else if ((data = Field(metric, "histogram")) != nullptr) {
-    type = MetricType::kHistogram;
-  } else if ((data = Field(metric, "summary")) != nullptr) {
-    type = MetricType::kSummary;
-  } else {
-    return Status::Ok();  // exponential histograms and empty metrics carry nothing we keep
-  }
+  const json* data = MetricData(metric, family, type, rejected, first_error);
+  if (data == nullptr) return Status::Ok();
   Result<const json*> points = ArrayField(*data, "dataPoints", family.c_str());
   if (!points.ok()) return points.status();
   if (*points == nullptr) return Status::Ok();
@@ -432,90 +543,13 @@ Status AddMetric(const json& metric, ParsedExposition* out, size_t* rejected,
   f.type = type;
   f.help = help;
   for (const json& p : **points) {
-    Attrs attrs;
-    Status s = ReadAttributes(p, &attrs);
-    Result<uint64_t> time = s.ok() ? Uint64Field(p, "timeUnixNano") : Result<uint64_t>(s);
-    std::vector<ParsedSample> samples;
-    Labels labels;
-    for (const auto& [k, v] : attrs) labels.emplace_back(PromName(k, true), LabelValue(v));
-    std::sort(labels.begin(), labels.end());
-    auto sample = [&](std::string sample_name, Labels l, double value) {
-      std::sort(l.begin(), l.end());
-      ParsedSample ps;
-      ps.name = std::move(sample_name);
-      ps.family = family;
-      ps.labels = std::move(l);
-      ps.value = value;
-      if (time.ok() && *time != 0) ps.timestamp_ms = static_cast<int64_t>(*time / 1'000'000);
-      samples.push_back(std::move(ps));
-    };
-    if (time.ok() && (type == MetricType::kGauge || type == MetricType::kCounter)) {
-      Result<double> v = PointValue(p, "asDouble", "asInt");
-      if (v.ok()) sample(family, labels, *v);
-      s = v.status();
-    } else if (time.ok() && type == MetricType::kHistogram) {
-      Result<uint64_t> count = Uint64Field(p, "count");
-      const json* sum = Field(p, "sum");
-      const json* bounds = Field(p, "explicitBounds");
-      const json* counts = Field(p, "bucketCounts");
-      size_t n_bounds = bounds && bounds->is_array() ? bounds->size() : 0;
-      if (!count.ok() || (sum && !sum->is_number()) || (bounds && !bounds->is_array()) || !counts ||
-          !counts->is_array() || counts->size() != n_bounds + 1) {
-        s = Status::InvalidArgument("histogram '" + family +
-                                    "': bucketCounts must have one more entry than explicitBounds");
-      } else {
-        uint64_t cumulative = 0;
-        for (size_t i = 0; i <= n_bounds && s.ok(); ++i) {
-          Result<uint64_t> c = Uint64Field(json{{"c", (*counts)[i]}}, "c");
-          if (!c.ok() || (i < n_bounds && !(*bounds)[i].is_number())) {
-            s = Status::InvalidArgument("histogram '" + family + "': bad bucket");
-            break;
-          }
-          cumulative += *c;
-          Labels l = labels;
-          l.emplace_back("le",
-                         i < n_bounds ? FormatSampleValue((*bounds)[i].get<double>()) : "+Inf");
-          sample(family + "_bucket", std::move(l), static_cast<double>(cumulative));
-        }
-        if (s.ok()) {
-          if (sum) sample(family + "_sum", labels, sum->get<double>());
-          sample(family + "_count", labels, static_cast<double>(*count));
-        }
-      }
-    } else if (time.ok()) {
-      Result<uint64_t> count = Uint64Field(p, "count");
-      const json* sum = Field(p, "sum");
-      Result<const json*> quantiles = ArrayField(p, "quantileValues", "summary");
-      if (!count.ok() || (sum && !sum->is_number()) || !quantiles.ok()) {
-        s = Status::InvalidArgument("summary '" + family + "': bad count, sum or quantiles");
-      } else {
-        if (*quantiles) {
-          for (const json& q : **quantiles) {
-            const json* quantile = Field(q, "quantile");
-            const json* value = Field(q, "value");
-            if (!quantile || !quantile->is_number() || !value || !value->is_number()) {
-              s = Status::InvalidArgument("summary '" + family + "': bad quantile");
-              break;
-            }
-            Labels l = labels;
-            l.emplace_back("quantile", FormatSampleValue(quantile->get<double>()));
-            sample(family, std::move(l), value->get<double>());
-          }
-        }
-        if (s.ok()) {
-          if (sum) sample(family + "_sum", labels, sum->get<double>());
-          sample(family + "_count", labels, static_cast<double>(*count));
-        }
-      }
-    } else {
-      s = time.status();
-    }
-    if (!s.ok()) {
+    PointSamples point{family, {}, uint64_t{0}, {}};
+    if (Status s = PointToSamples(p, type, point); !s.ok()) {
       ++*rejected;
       if (first_error->empty()) *first_error = s.message();
       continue;
     }
-    for (ParsedSample& ps : samples) out->samples.push_back(std::move(ps));
+    for (ParsedSample& ps : point.samples) out->samples.push_back(std::move(ps));
   }
   return Status::Ok();
 }
