@@ -1,7 +1,5 @@
 #include "hive/collector/collector_service.h"
 
-#include "ingest_scope.h"
-
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -12,6 +10,7 @@
 #include "hive/collector/ndjson.h"
 #include "hive/collector/segment_log_store.h"
 #include "hive/core/text.h"
+#include "ingest_scope.h"
 
 namespace hive::collector {
 namespace {
@@ -167,9 +166,12 @@ Result<std::unique_ptr<CollectorService>> CollectorService::Open(CollectorOption
   std::unique_ptr<CollectorService> service(
       new CollectorService(std::move(options), std::move(*store)));
   service->metrics_ = std::move(metrics);
-  auto signals = SignalsService::Open(service->options_.data_dir + "/collector/signals",
-                                      service->options_.clock, service->options_.metrics,
-                                      service->store_.get(), service->options_.signals);
+  CollectorService* self = service.get();
+  auto signals = SignalsService::Open(
+      service->options_.data_dir + "/collector/signals", service->options_.clock,
+      service->options_.metrics,
+      [self](LogBatch batch) { return self->IngestLogs(std::move(batch)); },
+      service->options_.signals);
   if (!signals.ok()) return signals.status();
   service->signals_ = std::move(*signals);
   return service;
@@ -196,7 +198,31 @@ void CollectorService::Mount(hive::HttpServer& server) {
   server.AddReadinessCheck([this] { return store_->Health(); });
 }
 
+Result<AppendResult> CollectorService::IngestLogs(LogBatch batch) {
+  // Span lines feed the span store and the graph (duplicates are skipped there).
+  std::vector<Span> spans = SpansFromLogEvents(batch.events);
+  // A copy only when an Elasticsearch sink is configured.
+  std::vector<LogEvent> forward = signals_->forwarding() ? batch.events : std::vector<LogEvent>();
+  Result<AppendResult> appended = store_->Append(std::move(batch));
+  if (!appended.ok()) return appended.status();
+  HIVE_RETURN_IF_ERROR(signals_->AddSpans(spans));
+  if (appended->duplicate) {
+    metrics_->duplicates->Increment();
+  } else {
+    metrics_->ingested->Increment(static_cast<double>(appended->accepted));
+    metrics_->rejected->Increment(static_cast<double>(appended->rejected));
+    signals_->ForwardLogs(forward);
+  }
+  return appended;
+}
+
 void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
+  if (!signals_->BeginIngest(res, /*otlp=*/false)) return;
+  IngestNdjson(req, res);
+  signals_->EndIngest();
+}
+
+void CollectorService::IngestNdjson(const HttpRequest& req, HttpResponse& res) {
   std::string batch_id;
   if (auto v = req.HeaderValue("X-Hive-Batch-Id")) {
     batch_id = std::string(Trim(*v));
@@ -225,29 +251,14 @@ void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
     res.SetError(Status::InvalidArgument(message));
     return;
   }
-  // Span lines feed the span store and the graph (duplicates are skipped there).
-  std::vector<Span> spans = SpansFromLogEvents(parsed.events);
-  // A copy only when an Elasticsearch sink is configured.
-  std::vector<LogEvent> forward = signals_->forwarding() ? parsed.events : std::vector<LogEvent>();
   LogBatch batch;
   batch.batch_id = std::move(batch_id);
   batch.events = std::move(parsed.events);
   batch.rejected = parsed.rejected;
-  Result<AppendResult> appended = store_->Append(std::move(batch));
+  Result<AppendResult> appended = IngestLogs(std::move(batch));
   if (!appended.ok()) {
     res.SetError(appended.status());
     return;
-  }
-  if (Status s = signals_->AddSpans(spans); !s.ok()) {
-    res.SetError(s);
-    return;
-  }
-  if (appended->duplicate) {
-    metrics_->duplicates->Increment();
-  } else {
-    metrics_->ingested->Increment(static_cast<double>(appended->accepted));
-    metrics_->rejected->Increment(static_cast<double>(appended->rejected));
-    signals_->ForwardLogs(forward);
   }
   std::string out = "{\"accepted\":" + std::to_string(appended->accepted) +
                     ",\"rejected\":" + std::to_string(appended->rejected) + ",\"errors\":[";

@@ -1,7 +1,5 @@
 #include "hive/collector/signals_service.h"
 
-#include "ingest_scope.h"
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -16,6 +14,7 @@
 #include "hive/collector/prometheus_text.h"
 #include "hive/collector/span_store.h"
 #include "hive/core/text.h"
+#include "ingest_scope.h"
 
 namespace hive::collector {
 namespace {
@@ -140,21 +139,22 @@ std::vector<Span> SpansFromLogEvents(const std::vector<LogEvent>& events) {
   return spans;
 }
 
-SignalsService::SignalsService(hive::Clock* clock, LogStore* logs, SignalsOptions options)
-    : clock_(clock), logs_(logs), options_(std::move(options)) {}
+SignalsService::SignalsService(hive::Clock* clock, LogIngest ingest_logs, SignalsOptions options)
+    : clock_(clock), ingest_logs_(std::move(ingest_logs)), options_(std::move(options)) {}
 
 SignalsService::~SignalsService() = default;
 
 Result<std::unique_ptr<SignalsService>> SignalsService::Open(
     std::string dir, hive::Clock* clock, std::shared_ptr<prometheus::Registry> registry,
-    LogStore* logs, SignalsOptions options) {
-  if (clock == nullptr || logs == nullptr || !registry) {
-    return Status::InvalidArgument("signals service needs a clock, a log store and a registry");
+    LogIngest ingest_logs, SignalsOptions options) {
+  if (clock == nullptr || !ingest_logs || !registry) {
+    return Status::InvalidArgument("signals service needs a clock, a log ingest and a registry");
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::FailedPrecondition("cannot create " + dir + ": " + ec.message());
-  std::unique_ptr<SignalsService> s(new SignalsService(clock, logs, std::move(options)));
+  std::unique_ptr<SignalsService> s(
+      new SignalsService(clock, std::move(ingest_logs), std::move(options)));
   SpanStoreOptions so;
   so.path = dir + "/spans.db";
   so.clock = clock;
@@ -389,21 +389,16 @@ Result<std::string> SignalsService::IngestOtlpLogs(std::string_view body, const 
   if (!parsed.ok()) return parsed.status();
   HIVE_RETURN_IF_ERROR(ScopeEvents(who, parsed->events));
   if (!parsed->events.empty()) {
-    std::vector<Span> derived = SpansFromLogEvents(parsed->events);
-    std::vector<LogEvent> forward = forwarding() ? parsed->events : std::vector<LogEvent>();
     LogBatch batch;
     batch.events = std::move(parsed->events);
     batch.rejected = parsed->rejected;
-    Result<AppendResult> appended = logs_->Append(std::move(batch));
+    Result<AppendResult> appended = ingest_logs_(std::move(batch));
     if (!appended.ok()) return appended.status();
-    HIVE_RETURN_IF_ERROR(AddSpans(derived));
-    ForwardLogs(forward);
   }
   return OtlpResponseJson("rejectedLogRecords", parsed->rejected, parsed->error_message);
 }
 
-Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body,
-                                                      const Principal& who) {
+Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body, const Principal& who) {
   Result<OtlpMetrics> parsed = ParseOtlpMetrics(body);
   if (!parsed.ok()) return parsed.status();
   HIVE_RETURN_IF_ERROR(ScopeEvents(who, parsed->resources));

@@ -301,6 +301,8 @@ TEST_F(SignalsServiceTest, OtlpReceiverFollowsTheSpec) {
   EXPECT_EQ(trace["events"][0]["service"], "web");
   ASSERT_EQ(trace["spans"].size(), 1u);
   EXPECT_EQ(trace["spans"][0]["kind"], "server");
+  // Counted like native log ingest: the same path.
+  EXPECT_NE(MetricsText().find("\nhive_collector_events_ingested_total 1\n"), std::string::npos);
   EXPECT_NE(
       MetricsText().find(R"(hive_collector_otlp_requests_total{code="400",signal="traces"} 1)"),
       std::string::npos)
@@ -334,6 +336,11 @@ TEST_F(SignalsServiceTest, OverloadAnswers429WithRetryAfter) {
   EXPECT_EQ(json::parse(r.body)["code"], 8);
   r = Send("POST", "/api/v1/ingest/spans", "{}", "application/x-ndjson");
   EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.HeaderValue("Retry-After"), "1");
+  // Log ingest shares the limit: one ingest path, one back-pressure.
+  r = Send("POST", "/api/v1/ingest/logs", R"({"service":"web","message":"hi"})",
+           "application/x-ndjson");
+  EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_EQ(r.HeaderValue("Retry-After"), "1");
 }
 

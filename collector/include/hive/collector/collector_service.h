@@ -1,7 +1,9 @@
 // CollectorService: the collector's HTTP routes over its LogStore.
 //
 //   POST /api/v1/ingest/logs     NDJSON events (agent role, body <= 32 MiB);
-//                                answers after the accepted events are durable
+//                                answers after the accepted events are durable;
+//                                429 + Retry-After past the ingests in flight
+//                                that every ingest route shares (signals_service.h)
 //   GET  /api/v1/logs            search, newest first, paged by cursor
 //   GET  /api/v1/logs/tail       live tail (Server-Sent Events), same filters
 //   GET  /api/v1/traces/{id}     every event and span of one trace id, oldest first
@@ -69,6 +71,11 @@ class CollectorService {
   struct Metrics;
   CollectorService(CollectorOptions options, std::unique_ptr<LogStore> store);
   void HandleIngest(const HttpRequest& req, HttpResponse& res);
+  void IngestNdjson(const HttpRequest& req, HttpResponse& res);
+  // The one path of log events, native or OTLP (signals_service.h's
+  // LogIngest): spans from the log lines, the durable append, then the
+  // spans into the span store and the graph, then the Elasticsearch sink.
+  Result<AppendResult> IngestLogs(LogBatch batch);
   void HandleLogs(const HttpRequest& req, HttpResponse& res);
   void HandleTrace(const HttpRequest& req, HttpResponse& res);
   void HandleTail(const HttpRequest& req, HttpResponse& res);

@@ -16,12 +16,18 @@
 // answer 2xx only after a synchronous commit. The graph lives in memory and is
 // rebuilt from the last 24 h of stored spans at Open.
 //
+// Log events that arrive by OTLP (/v1/logs) take the same path as the native
+// ones: the LogIngest given to Open (CollectorService's), which stores them,
+// then feeds their spans here (AddSpans) and forwards them (ForwardLogs).
+// Every ingest route, logs included, shares one throttle (BeginIngest).
+//
 // Thread-safe: handlers run on the HttpServer's workers; the only thread of
 // its own is the EsSink's sender, joined by the destructor.
-// The LogStore passed to Open must outlive the service.
+// The LogIngest passed to Open must stay callable while the service lives.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,13 +69,19 @@ struct SignalsOptions {
 // The spans among log events that carry span fields (SpanFromLogEvent).
 std::vector<Span> SpansFromLogEvents(const std::vector<LogEvent>& events);
 
+// Stores a batch of log events (already scoped to the caller) the one way
+// every route does: durable append, then their spans, then the sinks. The
+// append's result, or why it failed.
+using LogIngest = std::function<Result<AppendResult>(LogBatch batch)>;
+
 class SignalsService {
  public:
   // Opens (or creates) the span and metrics stores in `dir` and rebuilds the
   // graph. FailedPrecondition when a store cannot be opened.
   static Result<std::unique_ptr<SignalsService>> Open(std::string dir, hive::Clock* clock,
                                                       std::shared_ptr<prometheus::Registry> metrics,
-                                                      LogStore* logs, SignalsOptions options);
+                                                      LogIngest ingest_logs,
+                                                      SignalsOptions options);
   ~SignalsService();
   SignalsService(const SignalsService&) = delete;
   SignalsService& operator=(const SignalsService&) = delete;
@@ -93,9 +105,16 @@ class SignalsService {
 
   ServiceGraph& graph() { return *graph_; }
 
+  // The throttle every ingest route shares (max_concurrent_ingests): false,
+  // with `res` answered 429 and Retry-After (OTLP's error shape with `otlp`),
+  // when too many ingests are in flight; otherwise the caller must call
+  // EndIngest() when done.
+  bool BeginIngest(HttpResponse& res, bool otlp);
+  void EndIngest() { inflight_.fetch_sub(1); }
+
  private:
   struct Metrics;
-  SignalsService(hive::Clock* clock, LogStore* logs, SignalsOptions options);
+  SignalsService(hive::Clock* clock, LogIngest ingest_logs, SignalsOptions options);
   void HandleIngestSpans(const HttpRequest& req, HttpResponse& res);
   void HandleIngestMetrics(const HttpRequest& req, HttpResponse& res);
   // Stores the body of one OTLP/HTTP export and returns the JSON answer.
@@ -112,16 +131,12 @@ class SignalsService {
   void HandleDependencies(const HttpRequest& req, HttpResponse& res);
   void HandleMetricsQuery(const HttpRequest& req, HttpResponse& res);
   void HandleMetricsExport(const HttpRequest& req, HttpResponse& res);
-  // False (and `res` answered 429) when too many ingests are in flight;
-  // otherwise the caller must call EndIngest().
-  bool BeginIngest(HttpResponse& res, bool otlp);
-  void EndIngest() { inflight_.fetch_sub(1); }
   // Counts what one metrics Append stored and refused; its refusal status.
   Status AccountMetrics(const AppendSummary& summary);
   void UpdateGauges();
 
   hive::Clock* clock_;
-  LogStore* logs_;
+  LogIngest ingest_logs_;
   SignalsOptions options_;
   std::unique_ptr<SpanStore> spans_;
   std::unique_ptr<MetricsStore> metric_store_;
