@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,8 +17,7 @@
 #include "hive/agent/tailer.h"
 #include "hive/core/log.h"
 #include "hive/core/text.h"
-
-extern char** environ;
+#include "subprocess.h"
 
 namespace hive::agent {
 namespace {
@@ -97,41 +95,16 @@ Status ChildSupervisor::Spawn() {
     ::close(out[1]);
     return Status::Unavailable(std::strerror(errno));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // The agent blocks the termination signals and ignores SIGPIPE; the
-  // service must start with the defaults. Its own process group lets
-  // signals reach whatever it starts too.
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::vector<char*> argv;
-  for (auto& a : config_.command) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  // The service keeps the agent's stdin; signals reach its whole group.
+  Result<pid_t> spawned = agent::Spawn(config_.command, out[1], err[1], /*null_stdin=*/false);
   ::close(out[1]);
   ::close(err[1]);
-  if (rc != 0) {
+  if (!spawned.ok()) {
     ::close(out[0]);
     ::close(err[0]);
-    return Status::FailedPrecondition("cannot run '" + config_.command[0] +
-                                      "': " + std::strerror(rc));
+    return spawned.status();
   }
+  const pid_t pid = *spawned;
   ::fcntl(out[0], F_SETFL, O_NONBLOCK);
   ::fcntl(err[0], F_SETFL, O_NONBLOCK);
   out_fd_ = out[0];

@@ -25,34 +25,28 @@ int RemainingMs(Steady::time_point deadline) {
 
 }  // namespace
 
-Result<CommandResult> RunCommand(const std::vector<std::string>& argv_in, Duration timeout,
-                                 size_t max_output) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    return Status::Unavailable(std::string("pipe: ") + std::strerror(errno));
-  }
-  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-
+Result<pid_t> Spawn(const std::vector<std::string>& argv_in, int stdout_fd, int stderr_fd,
+                    bool null_stdin) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
+  if (null_stdin) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  // The agent blocks the termination signals and ignores SIGPIPE; the check
-  // must not inherit that. Its own process group lets the timeout kill
-  // whatever it started too.
+  // The agent blocks the termination signals and ignores SIGPIPE; what it
+  // starts must not inherit that.
   sigset_t none, defaults;
   sigemptyset(&none);
   sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP}) sigaddset(&defaults, sig);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+    sigaddset(&defaults, sig);
+  }
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
   std::vector<char*> argv;
   for (const auto& a : argv_in) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -60,11 +54,26 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv_in, Durati
   const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  ::close(pipefd[1]);
   if (rc != 0) {
-    ::close(pipefd[0]);
-    return Status::FailedPrecondition("cannot run " + argv_in[0] + ": " + std::strerror(rc));
+    return Status::FailedPrecondition("cannot run '" + argv_in[0] + "': " + std::strerror(rc));
   }
+  return pid;
+}
+
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv_in, Duration timeout,
+                                 size_t max_output) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    return Status::Unavailable(std::string("pipe: ") + std::strerror(errno));
+  }
+  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  Result<pid_t> spawned = Spawn(argv_in, pipefd[1], pipefd[1], /*null_stdin=*/true);
+  ::close(pipefd[1]);
+  if (!spawned.ok()) {
+    ::close(pipefd[0]);
+    return spawned.status();
+  }
+  const pid_t pid = *spawned;
 
   std::string output;
   auto drain = [&](int fd) {  // false at end of file

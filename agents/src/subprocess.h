@@ -1,9 +1,10 @@
-// Running a short command with a time limit (internal): health.exec checks
-// and config.on_change commands. The command runs via posix_spawnp in its
-// own process group with default signal dispositions and stdin from
-// /dev/null; stdout and stderr are captured together. At the timeout its
-// whole group is SIGKILLed. Thread-safe (no shared state).
+// Starting processes (internal): the one posix_spawn set-up of the agent,
+// for the service it supervises (child.cpp) and for short commands with a
+// time limit, health.exec checks and config.on_change (RunCommand).
+// Thread-safe (no shared state).
 #pragma once
+
+#include <sys/types.h>
 
 #include <string>
 #include <vector>
@@ -19,8 +20,19 @@ struct CommandResult {
   std::string output;  // the first max_output bytes of stdout and stderr
 };
 
-// FailedPrecondition when the command cannot be started (not found, not
-// executable); Unavailable when no pipe can be made.
+// Starts argv (looked up in PATH) with stdout and stderr on the given
+// descriptors and stdin from /dev/null (`null_stdin`) or the agent's own. The
+// process gets its own process group (signals and kills reach what it starts
+// too), an empty signal mask and the default dispositions of the signals
+// the agent blocks or ignores. FailedPrecondition "cannot run '<argv[0]>':
+// ..." when it cannot be started (not found, not executable).
+Result<pid_t> Spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd,
+                    bool null_stdin);
+
+// Runs a command (Spawn, stdin from /dev/null, stdout and stderr captured
+// together) until it exits or `timeout` passes, when its whole process group
+// is SIGKILLed. FailedPrecondition when it cannot be started; Unavailable
+// when no pipe can be made.
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv, Duration timeout,
                                  size_t max_output = 4096);
 
