@@ -10,7 +10,7 @@
 namespace hive::collector {
 namespace {
 
-using json = nlohmann::ordered_json;
+using nlohmann::ordered_json;
 
 void AppendSpanFields(std::string& out, const Span& span, bool start_as_ns) {
   out += "{\"trace_id\":";
@@ -39,7 +39,7 @@ void AppendSpanFields(std::string& out, const Span& span, bool start_as_ns) {
   out += '}';
 }
 
-Status ReadId(const json& line, const char* key, bool required, std::string* out) {
+Status ReadId(const ordered_json& line, const char* key, bool required, std::string* out) {
   auto it = line.find(key);
   if (it == line.end() || it->is_null() ||
       (it->is_string() && it->get_ref<const std::string&>().empty())) {
@@ -57,10 +57,10 @@ Status ReadId(const json& line, const char* key, bool required, std::string* out
   return Status::Ok();
 }
 
-Status ReadAttrs(const json& attrs, std::vector<std::pair<std::string, AttrValue>>* out) {
+Status ReadAttrs(const ordered_json& attrs, std::vector<std::pair<std::string, AttrValue>>* out) {
   if (!attrs.is_object()) return Status::InvalidArgument("'attrs' must be an object");
   for (auto it = attrs.begin(); it != attrs.end(); ++it) {
-    const json& v = it.value();
+    const ordered_json& v = it.value();
     if (v.is_null()) continue;
     if (v.is_string()) {
       out->emplace_back(it.key(), v.get<std::string>());
@@ -86,7 +86,7 @@ Result<Span> ParseSpanLine(std::string_view text, TimePoint now) {
   // Nothing below walks a nested value, but every JSON body hived reads has
   // one nesting limit (docs/API.md).
   HIVE_RETURN_IF_ERROR(CheckJsonDepth(text));
-  json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ordered_json line = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (line.is_discarded()) return Status::InvalidArgument("not valid JSON");
   if (!line.is_object()) return Status::InvalidArgument("a span must be a JSON object");
   Span span;

@@ -95,13 +95,9 @@ std::array<std::string, 4> LayerNames(std::string_view app, std::string_view pro
           DocName(app, "default"), DocName(app, profile)};
 }
 
-Status ValidateDocument(std::string_view app, std::string_view profile) {
-  HIVE_RETURN_IF_ERROR(ValidateName(app, "application"));
-  return ValidateName(profile, "profile");
-}
 
 Status ValidateWrite(const WriteRequest& request) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(request.app, request.profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(request.app, request.profile));
   if (request.message.size() > kMaxMessageBytes) {
     return Status::InvalidArgument("change message is " + std::to_string(request.message.size()) +
                                    " bytes; at most " + std::to_string(kMaxMessageBytes) +
@@ -583,7 +579,7 @@ Result<Properties> ConfigStore::ReadPropertiesLocked(int64_t row_id, std::string
 }
 
 Result<EffectiveConfig> ConfigStore::GetEffective(std::string_view app, std::string_view profile) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   EffectiveConfig out;
   out.app = std::string(app);
   out.profile = std::string(profile);
@@ -621,7 +617,7 @@ Result<EffectiveConfig> ConfigStore::GetEffective(std::string_view app, std::str
 
 Result<std::vector<VersionInfo>> ConfigStore::History(std::string_view app,
                                                       std::string_view profile) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   std::lock_guard lock(mu_);
   auto stmt = db_->Prepare(
       "SELECT version, author, message, created_at_ns, hash, key_count, deleted FROM versions "
@@ -643,7 +639,7 @@ Result<std::vector<VersionInfo>> ConfigStore::History(std::string_view app,
 
 Result<VersionDocument> ConfigStore::GetVersion(std::string_view app, std::string_view profile,
                                                 int64_t version) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   std::lock_guard lock(mu_);
   auto stmt = db_->Prepare(
       "SELECT id, author, message, created_at_ns, hash, key_count, deleted FROM versions "
@@ -673,7 +669,7 @@ Result<VersionDocument> ConfigStore::GetVersion(std::string_view app, std::strin
 
 Result<PropertyDiff> ConfigStore::Diff(std::string_view app, std::string_view profile, int64_t from,
                                        int64_t to) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   std::lock_guard lock(mu_);
   auto read = [&](int64_t version) -> Result<Properties> {
     if (version == 0) return Properties();
@@ -718,7 +714,7 @@ Result<std::vector<AuditEntry>> ConfigStore::Audit(const AuditQuery& query) {
 
 Result<int64_t> ConfigStore::CurrentVersion(std::string_view app, std::string_view profile,
                                             bool* deleted) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   std::lock_guard lock(mu_);
   auto head = ReadHeadLocked(app, profile);
   if (!head.ok()) return head.status();
@@ -749,7 +745,7 @@ bool ConfigStore::ChangedSince(std::string_view app, std::string_view profile,
 
 Result<Subscription> ConfigStore::SubscribeChanges(std::string_view app, std::string_view profile,
                                                    Notifier::Listener wake) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   std::lock_guard lock(watch_mu_);
   std::vector<Subscription> parts;
   const std::array<std::string, 4> layers = LayerNames(app, profile);

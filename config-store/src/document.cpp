@@ -221,6 +221,11 @@ Status Unescape(const std::vector<PosChar>& chars, size_t begin, size_t end, std
 
 }  // namespace
 
+Status ValidateDocumentName(std::string_view app, std::string_view profile) {
+  HIVE_RETURN_IF_ERROR(ValidateName(app, "application"));
+  return ValidateName(profile, "profile");
+}
+
 Result<DocumentFormat> FormatForContentType(std::string_view content_type) {
   std::string type = AsciiLower(Trim(content_type.substr(0, content_type.find(';'))));
   if (type.empty() || type == "application/json") return DocumentFormat::kJson;

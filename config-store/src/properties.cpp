@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-bool IsJsonNumber(std::string_view s) {
+bool IsJsonNumberText(std::string_view s) {
   size_t i = 0;
   auto digits = [&] {
     size_t start = i;
@@ -108,7 +108,7 @@ Result<Value> Value::FromStored(ValueType type, std::string text) {
       fits = text == "true" || text == "false";
       break;
     case ValueType::kNumber:
-      fits = IsJsonNumber(text);
+      fits = IsJsonNumberText(text);
       break;
     case ValueType::kString:
       fits = true;

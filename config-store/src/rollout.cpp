@@ -6,12 +6,13 @@
 #include <array>
 #include <filesystem>
 
+#include "hive/config_store/document.h"
 #include "hive/core/text.h"
 
 namespace hive::config_store {
 namespace {
 
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 1> kRolloutMigrations = {
     R"sql(
 CREATE TABLE rollout (
   app TEXT NOT NULL,
@@ -25,11 +26,6 @@ CREATE TABLE rollout (
 ) WITHOUT ROWID;
 )sql",
 };
-
-Status ValidateDocument(std::string_view app, std::string_view profile) {
-  HIVE_RETURN_IF_ERROR(ValidateName(app, "application"));
-  return ValidateName(profile, "profile");
-}
 
 }  // namespace
 
@@ -55,7 +51,7 @@ Result<std::unique_ptr<RolloutTracker>> RolloutTracker::Open(
   auto db = SqliteDb::Open(path, SqliteOptions{.durability = Durability::kNormal});
   if (!db.ok()) return db.status().WithContext("rollout tracker: opening " + path);
   HIVE_RETURN_IF_ERROR(
-      (*db)->Migrate(kMigrations).WithContext("rollout tracker: migrating " + path));
+      (*db)->Migrate(kRolloutMigrations).WithContext("rollout tracker: migrating " + path));
   if (!metrics) metrics = std::make_shared<prometheus::Registry>();
   prometheus::Counter* applied = nullptr;
   prometheus::Counter* failed = nullptr;
@@ -77,7 +73,7 @@ RolloutTracker::~RolloutTracker() = default;
 
 Status RolloutTracker::Report(std::string_view app, std::string_view profile,
                               const InstanceRollout& report) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   HIVE_RETURN_IF_ERROR(ValidateName(report.instance, "instance"));
   if (report.version < 0) return Status::InvalidArgument("version must not be negative");
   if (report.message.size() > kMaxRolloutMessageBytes) {
@@ -104,7 +100,7 @@ Status RolloutTracker::Report(std::string_view app, std::string_view profile,
 
 Result<std::vector<InstanceRollout>> RolloutTracker::Instances(std::string_view app,
                                                                std::string_view profile) {
-  HIVE_RETURN_IF_ERROR(ValidateDocument(app, profile));
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   std::lock_guard lock(mu_);
   auto stmt = db_->Prepare(
       "SELECT instance, version, status, message, updated_at_ns FROM rollout "

@@ -18,6 +18,8 @@
 #include "temp_dir.h"
 
 namespace hive::agent {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace agent_features_test {
 namespace {
 
 using hive::testing::ReadFile;
@@ -465,4 +467,5 @@ TEST_F(OnChangeTest, SignalWithoutATargetIsRefusedAtStart) {
 }
 
 }  // namespace
+}  // namespace agent_features_test
 }  // namespace hive::agent

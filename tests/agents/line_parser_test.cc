@@ -209,7 +209,7 @@ TEST(LineParserTest, EveryFormatShipsLinesOfMaxLineBytes) {
         std::string scratch, out;
         const MappableLine m = parser.ToMappable(*line, scratch);
         EXPECT_EQ(m.parse_error, "");
-        EXPECT_EQ(mapper.AppendEvent(m.text, Clock::System().Now(), out), "");
+        EXPECT_EQ(mapper.AppendEvent(m.text, hive::Clock::System().Now(), out), "");
         ASSERT_EQ(out.find('\n'), out.size() - 1);
         const json event = json::parse(out, nullptr, false);
         ASSERT_TRUE(event.is_object()) << format.pattern << " " << bytes;

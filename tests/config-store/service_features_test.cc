@@ -14,6 +14,8 @@
 #include "test_support.h"
 
 namespace hive::config_store {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace service_features_test {
 namespace {
 
 using hive::testing::TempDir;
@@ -300,4 +302,5 @@ TEST_F(ServiceFeaturesTest, BlockedWatcherSeesAPushWithinASecond) {
 }
 
 }  // namespace
+}  // namespace service_features_test
 }  // namespace hive::config_store

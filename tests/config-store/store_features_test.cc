@@ -14,6 +14,8 @@
 #include "temp_dir.h"
 
 namespace hive::config_store {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace store_features_test {
 namespace {
 
 using hive::testing::TempDir;
@@ -278,4 +280,5 @@ TEST_F(StoreFeaturesTest, WatchersWakeOnlyForTheirLayers) {
 }
 
 }  // namespace
+}  // namespace store_features_test
 }  // namespace hive::config_store

@@ -15,6 +15,8 @@
 #include "temp_dir.h"
 
 namespace hive::ctl {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace config_commands_test {
 namespace {
 
 using nlohmann::json;
@@ -315,4 +317,5 @@ TEST_F(ConfigCommandsTest, RolloutTable) {
 }
 
 }  // namespace
+}  // namespace config_commands_test
 }  // namespace hive::ctl

@@ -14,6 +14,8 @@
 #include "tls_certs.h"
 
 namespace hive::testing {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace tls_test {
 namespace {
 
 using nlohmann::json;
@@ -247,4 +249,5 @@ TEST(TlsEndToEndTest, HivedWithAClientCaRefusesClientsWithoutACertificate) {
 }
 
 }  // namespace
+}  // namespace tls_test
 }  // namespace hive::testing

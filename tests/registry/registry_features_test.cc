@@ -11,6 +11,8 @@
 #include "hive/registry/registry.h"
 
 namespace hive::registry {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace registry_features_test {
 namespace {
 
 using std::chrono::milliseconds;
@@ -280,4 +282,5 @@ TEST_F(RegistryFeaturesTest, EventHistoryIsBoundedAndSaysWhenItDropped) {
 }
 
 }  // namespace
+}  // namespace registry_features_test
 }  // namespace hive::registry

@@ -11,6 +11,8 @@
 #include "hive/registry/registry.h"
 
 namespace hive::registry {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace registry_persistence_test {
 namespace {
 
 using std::chrono::minutes;
@@ -162,4 +164,5 @@ TEST_F(RegistryPersistenceTest, AFailedWriteChangesNothing) {
 }
 
 }  // namespace
+}  // namespace registry_persistence_test
 }  // namespace hive::registry

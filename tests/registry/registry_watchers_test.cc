@@ -14,6 +14,8 @@
 #include "hive/registry/registry_service.h"
 
 namespace hive::registry {
+// A namespace of its own: a unity build compiles it with same-named helpers.
+namespace registry_watchers_test {
 namespace {
 
 constexpr int kWatchers = 300;
@@ -88,4 +90,5 @@ TEST(RegistryWatchersTest, OneChangeWakesHundredsOfBlockedWatchersPromptly) {
 }
 
 }  // namespace
+}  // namespace registry_watchers_test
 }  // namespace hive::registry

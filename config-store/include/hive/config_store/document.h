@@ -14,6 +14,10 @@ namespace hive::config_store {
 
 enum class DocumentFormat { kJson, kYaml, kProperties };
 
+// A document is named by an application and a profile: InvalidArgument
+// unless both are valid names (ValidateName, hive/core/text.h).
+Status ValidateDocumentName(std::string_view app, std::string_view profile);
+
 // application/json → kJson; application/yaml, application/x-yaml, text/yaml
 // → kYaml; text/x-java-properties, text/plain → kProperties. Parameters
 // (`; charset=utf-8`) are ignored; an empty Content-Type means JSON.
