@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "hive/core/json_writer.h"
 #include "hive/core/text.h"
 
 namespace hive::config_store {
@@ -78,74 +79,57 @@ Result<WriteRequest> WriteRequestFrom(const HttpRequest& req) {
   return out;
 }
 
-void AppendField(std::string& out, std::string_view name) {
-  if (out.back() != '{') out += ',';
-  AppendJsonString(out, name);
-  out += ':';
+void VersionInfoFields(JsonWriter& w, const VersionInfo& info) {
+  w.Field("version", info.version)
+      .Field("author", info.author)
+      .Field("message", info.message)
+      .Field("created_at", FormatRfc3339(info.created_at))
+      .Field("hash", info.hash)
+      .Field("keys", info.key_count)
+      .Field("deleted", info.deleted);
 }
 
-void AppendStringField(std::string& out, std::string_view name, std::string_view value) {
-  AppendField(out, name);
-  AppendJsonString(out, value);
+void KeyList(JsonWriter& w, std::string_view name, const std::vector<std::string>& keys) {
+  w.Key(name).BeginArray();
+  for (const auto& key : keys) w.String(key);
+  w.EndArray();
 }
 
-void AppendIntField(std::string& out, std::string_view name, int64_t value) {
-  AppendField(out, name);
-  out += std::to_string(value);
-}
-
-void AppendVersionInfoFields(std::string& out, const VersionInfo& info) {
-  AppendIntField(out, "version", info.version);
-  AppendStringField(out, "author", info.author);
-  AppendStringField(out, "message", info.message);
-  AppendStringField(out, "created_at", FormatRfc3339(info.created_at));
-  AppendStringField(out, "hash", info.hash);
-  AppendIntField(out, "keys", static_cast<int64_t>(info.key_count));
-  AppendField(out, "deleted");
-  out += info.deleted ? "true" : "false";
-}
-
-void AppendBoolField(std::string& out, std::string_view name, bool value) {
-  AppendField(out, name);
-  out += value ? "true" : "false";
-}
-
-void AppendKeyList(std::string& out, std::string_view name, const std::vector<std::string>& keys) {
-  AppendField(out, name);
-  out += '[';
-  for (const auto& key : keys) {
-    if (out.back() != '[') out += ',';
-    AppendJsonString(out, key);
-  }
-  out += ']';
-}
-
-void AppendSecretKeys(std::string& out, const Properties& properties) {
+void SecretKeys(JsonWriter& w, const Properties& properties) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : properties) {
     if (value.secret()) keys.push_back(key);
   }
-  AppendKeyList(out, "secret_keys", keys);
+  KeyList(w, "secret_keys", keys);
 }
 
-void AnswerPush(const Result<PushResult>& result, const HttpRequest& req,
-                const WriteRequest& request, HttpResponse& res) {
-  if (!result.ok()) {
-    res.SetError(result.status());
-    return;
-  }
-  std::string out = "{";
-  AppendStringField(out, "app", request.app);
-  AppendStringField(out, "profile", request.profile);
-  AppendIntField(out, "version", result->version);
-  AppendBoolField(out, "changed", result->changed);
-  AppendIntField(out, "index", result->index);
-  if (request.dry_run) AppendBoolField(out, "dry_run", true);
-  AppendField(out, "diff");
-  AppendDiffJson(out, ForReader(result->diff, req));
-  out += '}';
-  res.SetJson(std::move(out));
+void PropertiesField(JsonWriter& w, const Properties& properties) {
+  std::string json;
+  AppendPropertiesJson(json, properties);
+  w.Key("properties").Raw(json);
+}
+
+void DiffField(JsonWriter& w, const PropertyDiff& diff) {
+  std::string json;
+  AppendDiffJson(json, diff);
+  w.Key("diff").Raw(json);
+}
+
+Status AnswerPush(const Result<PushResult>& result, const HttpRequest& req,
+                  const WriteRequest& request, HttpResponse& res) {
+  if (!result.ok()) return result.status();
+  JsonWriter w;
+  w.BeginObject()
+      .Field("app", request.app)
+      .Field("profile", request.profile)
+      .Field("version", result->version)
+      .Field("changed", result->changed)
+      .Field("index", result->index);
+  if (request.dry_run) w.Field("dry_run", true);
+  DiffField(w, ForReader(result->diff, req));
+  res.SetJson(w.EndObject().Take());
   res.SetHeader("X-Hive-Index", std::to_string(result->index));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -163,17 +147,15 @@ void ConfigStoreService::Mount(hive::HttpServer& server) {
   const std::string base = "/api/v1/config/{app}/{profile}";
   // Every route names an application: a scoped token reads only its own
   // applications' and the shared defaults, and writes or reports only its own.
-  auto bind = [this](void (ConfigStoreService::*handler)(const HttpRequest&, HttpResponse&),
+  auto bind = [this](Status (ConfigStoreService::*handler)(const HttpRequest&, HttpResponse&),
                      bool writes) {
-    return [this, handler, writes](const HttpRequest& req, HttpResponse& res) {
+    return AnswerErrors([this, handler, writes](const HttpRequest& req, HttpResponse& res) {
       const std::string_view app = req.PathParam("app");
       if (writes || app != kSharedApplication) {
-        if (Status s = CheckScope(req.principal, app, ScopeTarget::kApplication); !s.ok()) {
-          return res.SetError(s);
-        }
+        HIVE_RETURN_IF_ERROR(CheckScope(req.principal, app, ScopeTarget::kApplication));
       }
-      (this->*handler)(req, res);
-    };
+      return (this->*handler)(req, res);
+    });
   };
   auto read = [&](auto handler) { return bind(handler, false); };
   auto write = [&](auto handler) { return bind(handler, true); };
@@ -191,49 +173,45 @@ void ConfigStoreService::Mount(hive::HttpServer& server) {
   server.Route("PUT", base + "/applied/{instance}", {Access::kAgent, kMaxAppliedBodyBytes},
                write(&ConfigStoreService::HandleApplied));
   server.Route("GET", base + "/rollout", {Access::kRead}, read(&ConfigStoreService::HandleRollout));
-  server.Route("GET", "/api/v1/audit", {Access::kRead}, [this](const HttpRequest& req,
-                                                               HttpResponse& res) {
-    HandleAudit(req, res);
-  });
+  server.Route("GET", "/api/v1/audit", {Access::kRead},
+               AnswerErrors([this](const HttpRequest& req, HttpResponse& res) {
+                 return HandleAudit(req, res);
+               }));
 }
 
 void ConfigStoreService::Stop() { store_->Stop(); }
 
-void ConfigStoreService::HandlePush(const HttpRequest& req, HttpResponse& res) {
+Status ConfigStoreService::HandlePush(const HttpRequest& req, HttpResponse& res) {
   auto request = WriteRequestFrom(req);
-  if (!request.ok()) {
-    res.SetError(request.status());
-    return;
-  }
+  if (!request.ok()) return request.status();
   auto format = FormatForContentType(req.HeaderValue("Content-Type").value_or(""));
-  if (!format.ok()) {
-    res.SetError(format.status());
-    return;
-  }
-  AnswerPush(store_->PushDocument(*request, *format, req.body), req, *request, res);
+  if (!format.ok()) return format.status();
+  return AnswerPush(store_->PushDocument(*request, *format, req.body), req, *request, res);
 }
 
-void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
+Status ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
+  Status s = StartGet(req, res);
   // Watchers need the index even from an error, to know where to resume.
-  auto fail = [&](const Status& status) {
-    res.SetError(status);
-    res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
-  };
-  if (Status s = RedactParam(req); !s.ok()) return fail(s);
+  if (!s.ok()) res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
+  return s;
+}
+
+// A read, or a blocking query (?index=) parked until the document changes.
+Status ConfigStoreService::StartGet(const HttpRequest& req, HttpResponse& res) {
+  HIVE_RETURN_IF_ERROR(RedactParam(req));
   auto index_param = req.Query("index");
   if (!index_param) return RenderEffective(req, res);
   auto after = ParseVersion(*index_param, "index");
-  if (!after.ok()) return fail(after.status());
+  if (!after.ok()) return after.status();
   Duration wait = kDefaultWait;
   if (auto wait_param = req.Query("wait")) {
     auto parsed = ParseDuration(*wait_param);
-    if (!parsed.ok()) return fail(parsed.status().WithContext("wait"));
+    if (!parsed.ok()) return parsed.status().WithContext("wait");
     wait = std::min(*parsed, kMaxWait);
   }
   std::string app(req.PathParam("app"));
   std::string profile(req.PathParam("profile"));
-  if (Status s = ValidateName(app, "application"); !s.ok()) return fail(s);
-  if (Status s = ValidateName(profile, "profile"); !s.ok()) return fail(s);
+  HIVE_RETURN_IF_ERROR(ValidateDocumentName(app, profile));
   ConfigStore* store = store_.get();
   auto wake_on = [store, app, profile](Notifier::Listener wake) {
     Result<Subscription> sub = store->SubscribeChanges(app, profile, std::move(wake));
@@ -242,188 +220,135 @@ void ConfigStoreService::HandleGet(const HttpRequest& req, HttpResponse& res) {
   res.Wait(std::move(wake_on), wait,
            [this, store, &req, app, profile, after = *after](HttpResponse& r, bool last) {
              if (!last && !store->ChangedSince(app, profile, after)) return false;
-             RenderEffective(req, r);
+             if (Status s = RenderEffective(req, r); !s.ok()) {
+               r.SetError(s);
+               r.SetHeader("X-Hive-Index", std::to_string(store_->index()));
+             }
              return true;
            });
+  return Status::Ok();
 }
 
 // The effective configuration as JSON; secrets as the caller's role and
 // ?redact allow.
-void ConfigStoreService::RenderEffective(const HttpRequest& req, HttpResponse& res) {
-  auto fail = [&](const Status& status) {
-    res.SetError(status);
-    res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
-  };
+Status ConfigStoreService::RenderEffective(const HttpRequest& req, HttpResponse& res) {
   auto config = store_->GetEffective(req.PathParam("app"), req.PathParam("profile"));
-  if (!config.ok()) return fail(config.status());
-  std::string out = "{";
-  AppendStringField(out, "app", config->app);
-  AppendStringField(out, "profile", config->profile);
-  AppendIntField(out, "version", config->version);
-  AppendIntField(out, "index", config->index);
-  AppendField(out, "properties");
-  AppendPropertiesJson(out, ForReader(config->properties, req));
-  AppendSecretKeys(out, config->properties);
-  AppendField(out, "property_sources");
-  out += '{';
-  for (const auto& [key, source] : config->property_sources) {
-    AppendStringField(out, key, source);
-  }
-  out += '}';
-  AppendField(out, "sources");
-  out += '[';
+  if (!config.ok()) return config.status();
+  JsonWriter w;
+  w.BeginObject()
+      .Field("app", config->app)
+      .Field("profile", config->profile)
+      .Field("version", config->version)
+      .Field("index", config->index);
+  PropertiesField(w, ForReader(config->properties, req));
+  SecretKeys(w, config->properties);
+  w.Key("property_sources").BeginObject();
+  for (const auto& [key, source] : config->property_sources) w.Field(key, source);
+  w.EndObject().Key("sources").BeginArray();
   for (const auto& source : config->sources) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    AppendStringField(out, "app", source.app);
-    AppendStringField(out, "profile", source.profile);
-    AppendIntField(out, "version", source.version);
-    out += '}';
+    w.BeginObject()
+        .Field("app", source.app)
+        .Field("profile", source.profile)
+        .Field("version", source.version)
+        .EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
   res.SetHeader("X-Hive-Index", std::to_string(config->index));
+  return Status::Ok();
 }
 
-void ConfigStoreService::HandleHistory(const HttpRequest& req, HttpResponse& res) {
+Status ConfigStoreService::HandleHistory(const HttpRequest& req, HttpResponse& res) {
   auto history = store_->History(req.PathParam("app"), req.PathParam("profile"));
-  if (!history.ok()) {
-    res.SetError(history.status());
-    return;
-  }
-  std::string out = "{";
-  AppendStringField(out, "app", req.PathParam("app"));
-  AppendStringField(out, "profile", req.PathParam("profile"));
-  AppendField(out, "versions");
-  out += '[';
+  if (!history.ok()) return history.status();
+  JsonWriter w;
+  w.BeginObject().Field("app", req.PathParam("app")).Field("profile", req.PathParam("profile"));
+  w.Key("versions").BeginArray();
   for (const auto& info : *history) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    AppendVersionInfoFields(out, info);
-    out += '}';
+    w.BeginObject();
+    VersionInfoFields(w, info);
+    w.EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
   res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
+  return Status::Ok();
 }
 
-void ConfigStoreService::HandleVersion(const HttpRequest& req, HttpResponse& res) {
-  if (Status s = RedactParam(req); !s.ok()) return res.SetError(s);
+Status ConfigStoreService::HandleVersion(const HttpRequest& req, HttpResponse& res) {
+  HIVE_RETURN_IF_ERROR(RedactParam(req));
   auto version = ParseVersion(req.PathParam("version"), "version");
-  if (!version.ok()) {
-    res.SetError(version.status());
-    return;
-  }
+  if (!version.ok()) return version.status();
   auto doc = store_->GetVersion(req.PathParam("app"), req.PathParam("profile"), *version);
-  if (!doc.ok()) {
-    res.SetError(doc.status());
-    return;
-  }
-  std::string out = "{";
-  AppendStringField(out, "app", doc->info.app);
-  AppendStringField(out, "profile", doc->info.profile);
-  AppendVersionInfoFields(out, doc->info);
-  AppendField(out, "properties");
-  AppendPropertiesJson(out, ForReader(doc->properties, req));
-  AppendSecretKeys(out, doc->properties);
-  out += '}';
-  res.SetJson(std::move(out));
+  if (!doc.ok()) return doc.status();
+  JsonWriter w;
+  w.BeginObject().Field("app", doc->info.app).Field("profile", doc->info.profile);
+  VersionInfoFields(w, doc->info);
+  PropertiesField(w, ForReader(doc->properties, req));
+  SecretKeys(w, doc->properties);
+  res.SetJson(w.EndObject().Take());
   res.SetHeader("X-Hive-Index", std::to_string(store_->index()));
+  return Status::Ok();
 }
 
-void ConfigStoreService::HandleRollback(const HttpRequest& req, HttpResponse& res) {
+Status ConfigStoreService::HandleRollback(const HttpRequest& req, HttpResponse& res) {
   auto request = WriteRequestFrom(req);
-  if (!request.ok()) {
-    res.SetError(request.status());
-    return;
-  }
+  if (!request.ok()) return request.status();
   std::optional<int64_t> to;
   if (!Trim(req.body).empty()) {
     // The body is a tiny JSON object; the document parser reads it as well.
     auto fields = ParseJsonDocument(req.body);
-    if (!fields.ok()) {
-      res.SetError(fields.status().WithContext("rollback body"));
-      return;
-    }
+    if (!fields.ok()) return fields.status().WithContext("rollback body");
     for (const auto& [key, value] : *fields) {
       if (key != "to") {
-        res.SetError(Status::InvalidArgument("rollback body: unknown field '" + key +
-                                             "' (expected {\"to\": <version>})"));
-        return;
+        return Status::InvalidArgument("rollback body: unknown field '" + key +
+                                       "' (expected {\"to\": <version>})");
       }
       if (value.type() != ValueType::kNumber) {
-        res.SetError(Status::InvalidArgument("rollback body: \"to\" must be a version number"));
-        return;
+        return Status::InvalidArgument("rollback body: \"to\" must be a version number");
       }
       auto version = ParseInt(value.text(), "rollback body: \"to\"");
-      if (!version.ok()) {
-        res.SetError(version.status());
-        return;
-      }
+      if (!version.ok()) return version.status();
       to = *version;
     }
   }
-  AnswerPush(store_->Rollback(*request, to), req, *request, res);
+  return AnswerPush(store_->Rollback(*request, to), req, *request, res);
 }
 
-void ConfigStoreService::HandleDelete(const HttpRequest& req, HttpResponse& res) {
+Status ConfigStoreService::HandleDelete(const HttpRequest& req, HttpResponse& res) {
   auto request = WriteRequestFrom(req);
-  if (!request.ok()) {
-    res.SetError(request.status());
-    return;
-  }
-  AnswerPush(store_->Delete(*request), req, *request, res);
+  if (!request.ok()) return request.status();
+  return AnswerPush(store_->Delete(*request), req, *request, res);
 }
 
-void ConfigStoreService::HandleDiff(const HttpRequest& req, HttpResponse& res) {
-  if (Status s = RedactParam(req); !s.ok()) return res.SetError(s);
+Status ConfigStoreService::HandleDiff(const HttpRequest& req, HttpResponse& res) {
+  HIVE_RETURN_IF_ERROR(RedactParam(req));
   const std::string_view app = req.PathParam("app");
   const std::string_view profile = req.PathParam("profile");
   auto current = store_->CurrentVersion(app, profile);
-  if (!current.ok()) {
-    res.SetError(current.status());
-    return;
-  }
+  if (!current.ok()) return current.status();
   auto version_param = [&](std::string_view name, int64_t fallback) -> Result<int64_t> {
     auto text = req.Query(name);
     return text ? ParseVersion(*text, name) : Result<int64_t>(fallback);
   };
   auto to = version_param("to", *current);
-  if (!to.ok()) {
-    res.SetError(to.status());
-    return;
-  }
+  if (!to.ok()) return to.status();
   auto from = version_param("from", std::max<int64_t>(*to - 1, 0));
-  if (!from.ok()) {
-    res.SetError(from.status());
-    return;
-  }
+  if (!from.ok()) return from.status();
   auto diff = store_->Diff(app, profile, *from, *to);
-  if (!diff.ok()) {
-    res.SetError(diff.status());
-    return;
-  }
-  std::string out = "{";
-  AppendStringField(out, "app", app);
-  AppendStringField(out, "profile", profile);
-  AppendIntField(out, "from", *from);
-  AppendIntField(out, "to", *to);
-  AppendField(out, "diff");
-  AppendDiffJson(out, ForReader(*diff, req));
-  out += '}';
-  res.SetJson(std::move(out));
+  if (!diff.ok()) return diff.status();
+  JsonWriter w;
+  w.BeginObject().Field("app", app).Field("profile", profile).Field("from", *from).Field("to", *to);
+  DiffField(w, ForReader(*diff, req));
+  res.SetJson(w.EndObject().Take());
+  return Status::Ok();
 }
 
-void ConfigStoreService::HandleApplied(const HttpRequest& req, HttpResponse& res) {
-  const std::string_view app = req.PathParam("app");
-  const std::string_view profile = req.PathParam("profile");
+namespace {
+
+// An agent's report of what it applied: {"version": N, "status": "applied" |
+// "failed", "message": "..."}.
+Result<InstanceRollout> ReadRolloutReport(const HttpRequest& req) {
   auto fields = ParseJsonDocument(req.body);
-  if (!fields.ok()) {
-    res.SetError(fields.status().WithContext("rollout report"));
-    return;
-  }
-  InstanceRollout report;
-  report.instance = std::string(req.PathParam("instance"));
+  if (!fields.ok()) return fields.status().WithContext("rollout report");
   auto field = [&](const char* name) -> const Value* {
     auto it = fields->find(name);
     return it == fields->end() ? nullptr : &it->second;
@@ -432,133 +357,117 @@ void ConfigStoreService::HandleApplied(const HttpRequest& req, HttpResponse& res
   const Value* status = field("status");
   const Value* message = field("message");
   if (version == nullptr || version->type() != ValueType::kNumber) {
-    res.SetError(Status::InvalidArgument("rollout report: \"version\" must be a version number"));
-    return;
+    return Status::InvalidArgument("rollout report: \"version\" must be a version number");
   }
   if (status == nullptr || status->type() != ValueType::kString) {
-    res.SetError(
-        Status::InvalidArgument("rollout report: \"status\" must be \"applied\" or \"failed\""));
-    return;
+    return Status::InvalidArgument("rollout report: \"status\" must be \"applied\" or \"failed\"");
   }
   if (message != nullptr && message->type() != ValueType::kString) {
-    res.SetError(Status::InvalidArgument("rollout report: \"message\" must be a string"));
-    return;
+    return Status::InvalidArgument("rollout report: \"message\" must be a string");
   }
   auto parsed_version = ParseVersion(version->text(), "rollout report: \"version\"");
+  if (!parsed_version.ok()) return parsed_version.status();
   auto parsed_status = ParseRolloutStatus(status->text());
-  if (!parsed_version.ok() || !parsed_status.ok()) {
-    res.SetError(!parsed_version.ok() ? parsed_version.status() : parsed_status.status());
-    return;
-  }
-  auto current = store_->CurrentVersion(app, profile);
-  if (!current.ok()) {
-    res.SetError(current.status());
-    return;
-  }
-  if (*parsed_version > *current) {
-    res.SetError(Status::InvalidArgument(
-        "rollout report: " + std::string(app) + "/" + std::string(profile) + " has no version " +
-        std::to_string(*parsed_version) + " (current is " + std::to_string(*current) + ")"));
-    return;
-  }
+  if (!parsed_status.ok()) return parsed_status.status();
+  InstanceRollout report;
+  report.instance = std::string(req.PathParam("instance"));
   report.version = *parsed_version;
   report.status = *parsed_status;
   if (message != nullptr) report.message = message->text();
-  if (Status s = rollout_->Report(app, profile, report); !s.ok()) {
-    res.SetError(s);
-    return;
-  }
-  std::string out = "{";
-  AppendStringField(out, "app", app);
-  AppendStringField(out, "profile", profile);
-  AppendStringField(out, "instance", report.instance);
-  AppendIntField(out, "version", report.version);
-  AppendStringField(out, "status", RolloutStatusName(report.status));
-  out += '}';
-  res.SetJson(std::move(out));
+  return report;
 }
 
-void ConfigStoreService::HandleRollout(const HttpRequest& req, HttpResponse& res) {
+}  // namespace
+
+Status ConfigStoreService::HandleApplied(const HttpRequest& req, HttpResponse& res) {
+  const std::string_view app = req.PathParam("app");
+  const std::string_view profile = req.PathParam("profile");
+  Result<InstanceRollout> report = ReadRolloutReport(req);
+  if (!report.ok()) return report.status();
+  auto current = store_->CurrentVersion(app, profile);
+  if (!current.ok()) return current.status();
+  if (report->version > *current) {
+    return Status::InvalidArgument(
+        "rollout report: " + std::string(app) + "/" + std::string(profile) + " has no version " +
+        std::to_string(report->version) + " (current is " + std::to_string(*current) + ")");
+  }
+  HIVE_RETURN_IF_ERROR(rollout_->Report(app, profile, *report));
+  JsonWriter w;
+  w.BeginObject()
+      .Field("app", app)
+      .Field("profile", profile)
+      .Field("instance", report->instance)
+      .Field("version", report->version)
+      .Field("status", RolloutStatusName(report->status));
+  res.SetJson(w.EndObject().Take());
+  return Status::Ok();
+}
+
+Status ConfigStoreService::HandleRollout(const HttpRequest& req, HttpResponse& res) {
   const std::string_view app = req.PathParam("app");
   const std::string_view profile = req.PathParam("profile");
   auto current = store_->CurrentVersion(app, profile);
-  if (!current.ok()) {
-    res.SetError(current.status());
-    return;
-  }
+  if (!current.ok()) return current.status();
   auto instances = rollout_->Instances(app, profile);
-  if (!instances.ok()) {
-    res.SetError(instances.status());
-    return;
-  }
-  std::string out = "{";
-  AppendStringField(out, "app", app);
-  AppendStringField(out, "profile", profile);
-  AppendIntField(out, "version", *current);
-  AppendField(out, "instances");
-  out += '[';
+  if (!instances.ok()) return instances.status();
+  JsonWriter w;
+  w.BeginObject().Field("app", app).Field("profile", profile).Field("version", *current);
+  w.Key("instances").BeginArray();
   for (const auto& i : *instances) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    AppendStringField(out, "instance", i.instance);
-    AppendIntField(out, "version", i.version);
-    AppendStringField(out, "status", RolloutStatusName(i.status));
-    AppendStringField(out, "message", i.message);
-    AppendStringField(out, "updated_at", FormatRfc3339(i.updated_at));
-    out += '}';
+    w.BeginObject()
+        .Field("instance", i.instance)
+        .Field("version", i.version)
+        .Field("status", RolloutStatusName(i.status))
+        .Field("message", i.message)
+        .Field("updated_at", FormatRfc3339(i.updated_at))
+        .EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
+  return Status::Ok();
 }
 
-void ConfigStoreService::HandleAudit(const HttpRequest& req, HttpResponse& res) {
+Status ConfigStoreService::HandleAudit(const HttpRequest& req, HttpResponse& res) {
   AuditQuery query;
   query.app = req.Query("app").value_or("");
   // A scoped token reads the audit of one of its own applications at a time.
   if (req.principal.scoped()) {
     if (query.app.empty()) {
-      return res.SetError(Status::PermissionDenied(
-          "token '" + req.principal.name + "' is scoped to some services: ask for one with ?app="));
+      return Status::PermissionDenied("token '" + req.principal.name +
+                                      "' is scoped to some services: ask for one with ?app=");
     }
-    if (Status s = CheckScope(req.principal, query.app, ScopeTarget::kApplication); !s.ok()) {
-      return res.SetError(s);
-    }
+    HIVE_RETURN_IF_ERROR(CheckScope(req.principal, query.app, ScopeTarget::kApplication));
   }
   query.profile = req.Query("profile").value_or("");
   query.limit = kDefaultAuditLimit;
   if (auto limit = req.Query("limit")) {
     auto parsed = ParseInt(*limit, "limit");
     if (!parsed.ok() || *parsed < 1 || *parsed > static_cast<int64_t>(kMaxAuditLimit)) {
-      res.SetError(Status::InvalidArgument("limit must be an integer from 1 to " +
-                                           std::to_string(kMaxAuditLimit)));
-      return;
+      return Status::InvalidArgument("limit must be an integer from 1 to " +
+                                     std::to_string(kMaxAuditLimit));
     }
     query.limit = static_cast<size_t>(*parsed);
   }
   auto entries = store_->Audit(query);
-  if (!entries.ok()) {
-    res.SetError(entries.status());
-    return;
-  }
-  std::string out = "{\"entries\":[";
+  if (!entries.ok()) return entries.status();
+  JsonWriter w;
+  w.BeginObject().Key("entries").BeginArray();
   for (const auto& e : *entries) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    AppendIntField(out, "id", e.id);
-    AppendStringField(out, "at", FormatRfc3339(e.at));
-    AppendStringField(out, "actor", e.actor);
-    AppendStringField(out, "action", AuditActionName(e.action));
-    AppendStringField(out, "app", e.app);
-    AppendStringField(out, "profile", e.profile);
-    AppendIntField(out, "version", e.version);
-    AppendStringField(out, "message", e.message);
-    AppendKeyList(out, "added", e.added);
-    AppendKeyList(out, "removed", e.removed);
-    AppendKeyList(out, "changed", e.changed);
-    out += '}';
+    w.BeginObject()
+        .Field("id", e.id)
+        .Field("at", FormatRfc3339(e.at))
+        .Field("actor", e.actor)
+        .Field("action", AuditActionName(e.action))
+        .Field("app", e.app)
+        .Field("profile", e.profile)
+        .Field("version", e.version)
+        .Field("message", e.message);
+    KeyList(w, "added", e.added);
+    KeyList(w, "removed", e.removed);
+    KeyList(w, "changed", e.changed);
+    w.EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
+  return Status::Ok();
 }
 
 }  // namespace hive::config_store

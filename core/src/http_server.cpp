@@ -157,6 +157,12 @@ std::string ErrorJson(const Status& status) {
 
 void HttpResponse::SetError(const Status& s) { SetJson(ErrorJson(s), HttpStatusFor(s.code())); }
 
+HttpHandler AnswerErrors(StatusHandler handler) {
+  return [handler = std::move(handler)](const HttpRequest& req, HttpResponse& res) {
+    if (Status s = handler(req, res); !s.ok()) res.SetError(s);
+  };
+}
+
 std::string_view HttpRequest::PathParam(std::string_view name) const {
   for (const auto& [k, v] : path_params) {
     if (k == name) return v;

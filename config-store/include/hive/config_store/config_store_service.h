@@ -49,17 +49,18 @@ class ConfigStoreService {
   ConfigStoreService(std::unique_ptr<ConfigStore> store, std::unique_ptr<RolloutTracker> rollout)
       : store_(std::move(store)), rollout_(std::move(rollout)) {}
 
-  void HandlePush(const HttpRequest& req, HttpResponse& res);
-  void HandleGet(const HttpRequest& req, HttpResponse& res);
-  void RenderEffective(const HttpRequest& req, HttpResponse& res);
-  void HandleHistory(const HttpRequest& req, HttpResponse& res);
-  void HandleVersion(const HttpRequest& req, HttpResponse& res);
-  void HandleRollback(const HttpRequest& req, HttpResponse& res);
-  void HandleDelete(const HttpRequest& req, HttpResponse& res);
-  void HandleDiff(const HttpRequest& req, HttpResponse& res);
-  void HandleApplied(const HttpRequest& req, HttpResponse& res);
-  void HandleRollout(const HttpRequest& req, HttpResponse& res);
-  void HandleAudit(const HttpRequest& req, HttpResponse& res);
+  Status HandlePush(const HttpRequest& req, HttpResponse& res);
+  Status HandleGet(const HttpRequest& req, HttpResponse& res);
+  Status StartGet(const HttpRequest& req, HttpResponse& res);
+  Status RenderEffective(const HttpRequest& req, HttpResponse& res);
+  Status HandleHistory(const HttpRequest& req, HttpResponse& res);
+  Status HandleVersion(const HttpRequest& req, HttpResponse& res);
+  Status HandleRollback(const HttpRequest& req, HttpResponse& res);
+  Status HandleDelete(const HttpRequest& req, HttpResponse& res);
+  Status HandleDiff(const HttpRequest& req, HttpResponse& res);
+  Status HandleApplied(const HttpRequest& req, HttpResponse& res);
+  Status HandleRollout(const HttpRequest& req, HttpResponse& res);
+  Status HandleAudit(const HttpRequest& req, HttpResponse& res);
 
   std::unique_ptr<ConfigStore> store_;
   std::unique_ptr<RolloutTracker> rollout_;

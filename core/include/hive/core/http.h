@@ -159,6 +159,13 @@ struct HttpResponse {
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+// The shape of the components' handlers: one answers through `res` and
+// returns OK, or returns what went wrong without touching the body, and
+// AnswerErrors turns that into the JSON error body with the status's HTTP
+// code (HttpResponse::SetError; headers already set, e.g. an index, stay).
+using StatusHandler = std::function<Status(const HttpRequest&, HttpResponse&)>;
+HttpHandler AnswerErrors(StatusHandler handler);
+
 struct RouteOptions {
   Access access = Access::kRead;
   // 0: the server's default limit.
