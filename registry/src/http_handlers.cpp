@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "hive/core/json_writer.h"
 #include "hive/core/text.h"
 
 namespace hive::registry {
@@ -125,70 +126,48 @@ Status ReadRegistration(const json& obj, Registration* reg) {
   return Status::Ok();
 }
 
-// An instance as JSON, written directly: lookups and watch answers render
-// many of them. Keys in the order nlohmann::json (a std::map) gives them, so
-// that every answer about an instance spells it the same way.
-void AppendInstanceJson(std::string& out, const Instance& inst) {
-  out += "{\"address\":";
-  AppendJsonString(out, inst.address);
-  out += ",\"health\":{\"output\":";
-  AppendJsonString(out, inst.health.output);
-  out += ",\"status\":";
-  AppendJsonString(out, HealthStatusName(inst.health.status));
-  out += "},\"id\":";
-  AppendJsonString(out, inst.id);
-  out += ",\"last_seen\":\"";
-  AppendRfc3339(out, inst.last_seen);
-  out += "\",\"lease_expires_at\":\"";
-  AppendRfc3339(out, inst.lease_expires_at);
-  out += "\",\"maintenance\":{\"enabled\":";
-  out += inst.maintenance ? "true" : "false";
-  out += ",\"reason\":";
-  AppendJsonString(out, inst.maintenance_reason);
-  out += "},\"metadata\":{";
-  bool first = true;
-  for (const auto& [key, value] : inst.metadata) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, key);
-    out += ':';
-    AppendJsonString(out, value);
-  }
-  out += "},\"port\":";
-  out += std::to_string(inst.port);
-  out += ",\"registered_at\":\"";
-  AppendRfc3339(out, inst.registered_at);
-  out += "\",\"service\":";
-  AppendJsonString(out, inst.service);
-  out += ",\"tags\":[";
-  first = true;
-  for (const std::string& tag : inst.tags) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, tag);
-  }
-  out += "],\"ttl\":";
-  AppendJsonString(out, FormatDuration(inst.ttl));
-  out += ",\"version\":";
-  AppendJsonString(out, inst.version);
-  out += '}';
+// An instance as JSON: lookups and watch answers render many of them. Keys
+// in alphabetical order, as the registry's answers have always spelt them.
+void InstanceFields(JsonWriter& w, const Instance& inst) {
+  w.BeginObject().Field("address", inst.address);
+  w.Key("health")
+      .BeginObject()
+      .Field("output", inst.health.output)
+      .Field("status", HealthStatusName(inst.health.status))
+      .EndObject();
+  w.Field("id", inst.id)
+      .Field("last_seen", FormatRfc3339(inst.last_seen))
+      .Field("lease_expires_at", FormatRfc3339(inst.lease_expires_at));
+  w.Key("maintenance")
+      .BeginObject()
+      .Field("enabled", inst.maintenance)
+      .Field("reason", inst.maintenance_reason)
+      .EndObject();
+  w.Key("metadata").BeginObject();
+  for (const auto& [key, value] : inst.metadata) w.Field(key, value);
+  w.EndObject();
+  w.Field("port", inst.port)
+      .Field("registered_at", FormatRfc3339(inst.registered_at))
+      .Field("service", inst.service);
+  w.Key("tags").BeginArray();
+  for (const std::string& tag : inst.tags) w.String(tag);
+  w.EndArray();
+  w.Field("ttl", FormatDuration(inst.ttl)).Field("version", inst.version).EndObject();
 }
 
 std::string InstanceJson(const Instance& inst) {
-  std::string out;
-  AppendInstanceJson(out, inst);
-  return out;
+  JsonWriter w;
+  InstanceFields(w, inst);
+  return w.Take();
 }
 
-std::string IndexJson(uint64_t index) { return "{\"index\":" + std::to_string(index) + "}"; }
+std::string IndexJson(uint64_t index) {
+  return JsonWriter().BeginObject().Field("index", index).EndObject().Take();
+}
 
 void Reply(HttpResponse& res, std::string body, uint64_t index) {
   res.SetJson(std::move(body));
   res.SetHeader("X-Hive-Index", std::to_string(index));
-}
-
-void Reply(HttpResponse& res, const json& body, uint64_t index) {
-  Reply(res, body.dump(-1, ' ', false, json::error_handler_t::replace), index);
 }
 
 Status ParseIndexParam(const std::string& text, uint64_t* index) {
@@ -264,18 +243,10 @@ Status HandleDeregister(Registry& registry, const HttpRequest& req, HttpResponse
 }
 
 std::string ServiceJson(const ServiceInstances& result) {
-  std::string out = "{\"index\":" + std::to_string(result.index) + ",\"instances\":[";
-  out.reserve(out.size() + result.instances.size() * 512);
-  bool first = true;
-  for (const Instance& inst : result.instances) {
-    if (!first) out += ',';
-    first = false;
-    AppendInstanceJson(out, inst);
-  }
-  out += "],\"service\":";
-  AppendJsonString(out, result.service);
-  out += '}';
-  return out;
+  JsonWriter w;
+  w.BeginObject().Field("index", result.index).Key("instances").BeginArray();
+  for (const Instance& inst : result.instances) InstanceFields(w, inst);
+  return w.EndArray().Field("service", result.service).EndObject().Take();
 }
 
 Status HandleMaintenance(Registry& registry, const HttpRequest& req, HttpResponse& res) {
@@ -295,20 +266,23 @@ Status HandleMaintenance(Registry& registry, const HttpRequest& req, HttpRespons
 
 Status HandleList(Registry& registry, const HttpRequest&, HttpResponse& res) {
   ServiceList list = registry.ListServices();
-  json services = json::array();
+  JsonWriter w;
+  w.BeginObject()
+      .Field("index", list.index)
+      .Field("self_preservation", list.self_preservation)
+      .Key("services")
+      .BeginArray();
   for (const ServiceSummary& s : list.services) {
-    services.push_back({{"name", s.name},
-                        {"instances", s.instances},
-                        {"passing", s.passing},
-                        {"warning", s.warning},
-                        {"critical", s.critical},
-                        {"maintenance", s.maintenance}});
+    w.BeginObject()
+        .Field("critical", s.critical)
+        .Field("instances", s.instances)
+        .Field("maintenance", s.maintenance)
+        .Field("name", s.name)
+        .Field("passing", s.passing)
+        .Field("warning", s.warning)
+        .EndObject();
   }
-  Reply(res,
-        json{{"index", list.index},
-             {"self_preservation", list.self_preservation},
-             {"services", std::move(services)}},
-        list.index);
+  Reply(res, w.EndArray().EndObject().Take(), list.index);
   return Status::Ok();
 }
 
@@ -403,19 +377,13 @@ Status HandleGet(Registry& registry, const std::shared_ptr<WatchResponseCache>& 
 }
 
 std::string EventJson(const ChangeEvent& e) {
-  std::string out = "{\"id\":";
-  AppendJsonString(out, e.id);
-  out += ",\"index\":" + std::to_string(e.index);
+  JsonWriter w;
+  w.BeginObject().Field("id", e.id).Field("index", e.index);
   if (e.instance) {
-    out += ",\"instance\":";
-    AppendInstanceJson(out, *e.instance);
+    w.Key("instance");
+    InstanceFields(w, *e.instance);
   }
-  out += ",\"kind\":";
-  AppendJsonString(out, ChangeKindName(e.kind));
-  out += ",\"service\":";
-  AppendJsonString(out, e.service);
-  out += '}';
-  return out;
+  return w.Field("kind", ChangeKindName(e.kind)).Field("service", e.service).EndObject().Take();
 }
 
 std::string SseEvent(std::string_view kind, uint64_t id, std::string_view data) {
@@ -486,18 +454,18 @@ Status HandleEvents(Registry& registry, const HttpRequest& req, HttpResponse& re
 
 void MountRegistryRoutes(HttpServer& server, Registry& registry) {
   auto bind = [&registry](Status (*handler)(Registry&, const HttpRequest&, HttpResponse&)) {
-    return [&registry, handler](const HttpRequest& req, HttpResponse& res) {
-      if (Status s = handler(registry, req, res); !s.ok()) res.SetError(s);
-    };
+    return AnswerErrors([&registry, handler](const HttpRequest& req, HttpResponse& res) {
+      return handler(registry, req, res);
+    });
   };
   // Every write names one service's instance: a scoped token may only make
   // it for a service of its own (deregistering another's is an operator's).
   auto bind_write = [&registry](Status (*handler)(Registry&, const HttpRequest&, HttpResponse&)) {
-    return [&registry, handler](const HttpRequest& req, HttpResponse& res) {
-      Status s = CheckScope(req.principal, req.PathParam("service"), ScopeTarget::kService);
-      if (s.ok()) s = handler(registry, req, res);
-      if (!s.ok()) res.SetError(s);
-    };
+    return AnswerErrors([&registry, handler](const HttpRequest& req, HttpResponse& res) {
+      HIVE_RETURN_IF_ERROR(
+          CheckScope(req.principal, req.PathParam("service"), ScopeTarget::kService));
+      return handler(registry, req, res);
+    });
   };
   const RouteOptions agent_write{Access::kAgent, kMaxWriteBodyBytes};
   server.Route("PUT", "/api/v1/services/{service}/instances/{id}", agent_write,
@@ -517,9 +485,9 @@ void MountRegistryRoutes(HttpServer& server, Registry& registry) {
   server.Route("GET", "/api/v1/events", read_in_memory, bind(HandleEvents));
   auto cache = std::make_shared<WatchResponseCache>();
   server.Route("GET", "/api/v1/services/{service}", read_in_memory,
-               [&registry, cache](const HttpRequest& req, HttpResponse& res) {
-                 if (Status s = HandleGet(registry, cache, req, res); !s.ok()) res.SetError(s);
-               });
+               AnswerErrors([&registry, cache](const HttpRequest& req, HttpResponse& res) {
+                 return HandleGet(registry, cache, req, res);
+               }));
 }
 
 }  // namespace hive::registry
