@@ -9,6 +9,7 @@
 
 #include "hive/collector/ndjson.h"
 #include "hive/collector/segment_log_store.h"
+#include "hive/core/json_writer.h"
 #include "hive/core/text.h"
 #include "ingest_scope.h"
 
@@ -93,13 +94,28 @@ Result<LogFilter> ParseLogFilter(const HttpRequest& req, TimePoint now) {
   return f;
 }
 
-void AppendEvents(std::string& out, const std::vector<LogEvent>& events) {
-  out += '[';
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendEventJson(out, events[i]);
+// Log events and spans are rendered by their own writers (log_event.h,
+// span.h): one per value, into a string the answer takes as it is.
+void EventsField(JsonWriter& w, std::string_view name, const std::vector<LogEvent>& events) {
+  w.Key(name).BeginArray();
+  std::string json;
+  for (const LogEvent& e : events) {
+    json.clear();
+    AppendEventJson(json, e);
+    w.Raw(json);
   }
-  out += ']';
+  w.EndArray();
+}
+
+void SpansField(JsonWriter& w, std::string_view name, const std::vector<Span>& spans) {
+  w.Key(name).BeginArray();
+  std::string json;
+  for (const Span& span : spans) {
+    json.clear();
+    AppendSpanJson(json, span);
+    w.Raw(json);
+  }
+  w.EndArray();
 }
 
 }  // namespace
@@ -185,14 +201,17 @@ CollectorService::~CollectorService() { Stop(); }
 void CollectorService::Stop() { store_->Close(); }
 
 void CollectorService::Mount(hive::HttpServer& server) {
+  auto route = [this](Status (CollectorService::*handler)(const HttpRequest&, HttpResponse&)) {
+    return AnswerErrors([this, handler](const HttpRequest& req, HttpResponse& res) {
+      return (this->*handler)(req, res);
+    });
+  };
   server.Route("POST", "/api/v1/ingest/logs", {Access::kAgent, kMaxIngestBodyBytes},
-               [this](const HttpRequest& req, HttpResponse& res) { HandleIngest(req, res); });
-  server.Route("GET", "/api/v1/logs", {Access::kRead},
-               [this](const HttpRequest& req, HttpResponse& res) { HandleLogs(req, res); });
-  server.Route("GET", "/api/v1/logs/tail", {Access::kRead},
-               [this](const HttpRequest& req, HttpResponse& res) { HandleTail(req, res); });
+               route(&CollectorService::HandleIngest));
+  server.Route("GET", "/api/v1/logs", {Access::kRead}, route(&CollectorService::HandleLogs));
+  server.Route("GET", "/api/v1/logs/tail", {Access::kRead}, route(&CollectorService::HandleTail));
   server.Route("GET", "/api/v1/traces/{trace_id}", {Access::kRead},
-               [this](const HttpRequest& req, HttpResponse& res) { HandleTrace(req, res); });
+               route(&CollectorService::HandleTrace));
   signals_->Mount(server);
   // A store stopped by a disk failure takes no more logs: not ready.
   server.AddReadinessCheck([this] { return store_->Health(); });
@@ -216,29 +235,26 @@ Result<AppendResult> CollectorService::IngestLogs(LogBatch batch) {
   return appended;
 }
 
-void CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
-  if (!signals_->BeginIngest(res, /*otlp=*/false)) return;
-  IngestNdjson(req, res);
+Status CollectorService::HandleIngest(const HttpRequest& req, HttpResponse& res) {
+  if (!signals_->BeginIngest(res, /*otlp=*/false)) return Status::Ok();  // answered 429
+  Status s = IngestNdjson(req, res);
   signals_->EndIngest();
+  return s;
 }
 
-void CollectorService::IngestNdjson(const HttpRequest& req, HttpResponse& res) {
+Status CollectorService::IngestNdjson(const HttpRequest& req, HttpResponse& res) {
   std::string batch_id;
   if (auto v = req.HeaderValue("X-Hive-Batch-Id")) {
     batch_id = std::string(Trim(*v));
     if (batch_id.size() > kMaxIdBytes) {
-      res.SetError(Status::InvalidArgument("X-Hive-Batch-Id is longer than " +
-                                           std::to_string(kMaxIdBytes) + " characters"));
-      return;
+      return Status::InvalidArgument("X-Hive-Batch-Id is longer than " +
+                                     std::to_string(kMaxIdBytes) + " characters");
     }
   }
   const auto start = std::chrono::steady_clock::now();
   metrics_->bytes->Increment(static_cast<double>(req.body.size()));
   ParsedLogs parsed = ParseNdjsonLogs(req.body, options_.clock->Now());
-  if (Status s = ScopeEvents(req.principal, parsed.events); !s.ok()) {
-    res.SetError(s);
-    return;
-  }
+  HIVE_RETURN_IF_ERROR(ScopeEvents(req.principal, parsed.events));
   if (parsed.events.empty()) {
     metrics_->rejected->Increment(static_cast<double>(parsed.rejected));
     std::string message = parsed.rejected == 0 ? "the body holds no log events"
@@ -248,75 +264,48 @@ void CollectorService::IngestNdjson(const HttpRequest& req, HttpResponse& res) {
       message += (i == 0 ? ": " : "; ");
       message += "line " + std::to_string(parsed.errors[i].line) + ": " + parsed.errors[i].message;
     }
-    res.SetError(Status::InvalidArgument(message));
-    return;
+    return Status::InvalidArgument(message);
   }
   LogBatch batch;
   batch.batch_id = std::move(batch_id);
   batch.events = std::move(parsed.events);
   batch.rejected = parsed.rejected;
   Result<AppendResult> appended = IngestLogs(std::move(batch));
-  if (!appended.ok()) {
-    res.SetError(appended.status());
-    return;
-  }
-  std::string out = "{\"accepted\":" + std::to_string(appended->accepted) +
-                    ",\"rejected\":" + std::to_string(appended->rejected) + ",\"errors\":[";
-  for (size_t i = 0; i < parsed.errors.size(); ++i) {
-    if (i > 0) out += ',';
-    out += "{\"line\":" + std::to_string(parsed.errors[i].line) + ",\"message\":";
-    AppendJsonString(out, parsed.errors[i].message);
-    out += '}';
-  }
-  out += ']';
-  if (appended->duplicate) out += ",\"duplicate\":true";
-  out += '}';
-  res.SetJson(std::move(out));
+  if (!appended.ok()) return appended.status();
+  JsonWriter w;
+  w.BeginObject().Field("accepted", appended->accepted).Field("rejected", appended->rejected);
+  LineErrorsField(w, parsed.errors);
+  if (appended->duplicate) w.Field("duplicate", true);
+  res.SetJson(w.EndObject().Take());
   metrics_->ingest_seconds->Observe(SecondsSince(start));
+  return Status::Ok();
 }
 
-void CollectorService::HandleLogs(const HttpRequest& req, HttpResponse& res) {
+Status CollectorService::HandleLogs(const HttpRequest& req, HttpResponse& res) {
   Result<LogFilter> filter = ParseLogFilter(req, options_.clock->Now());
-  if (!filter.ok()) {
-    res.SetError(filter.status());
-    return;
-  }
+  if (!filter.ok()) return filter.status();
   const auto start = std::chrono::steady_clock::now();
   Result<LogPage> page = store_->Search(*filter);
   metrics_->search_seconds->Observe(SecondsSince(start));
-  if (!page.ok()) {
-    res.SetError(page.status());
-    return;
-  }
-  std::string out = "{\"events\":";
-  AppendEvents(out, page->events);
-  if (!page->next.empty()) {
-    out += ",\"next\":";
-    AppendJsonString(out, page->next);
-  }
-  out += '}';
-  res.SetJson(std::move(out));
+  if (!page.ok()) return page.status();
+  JsonWriter w;
+  w.BeginObject();
+  EventsField(w, "events", page->events);
+  if (!page->next.empty()) w.Field("next", page->next);
+  res.SetJson(w.EndObject().Take());
+  return Status::Ok();
 }
 
-void CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
+Status CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
   Result<LogFilter> parsed = ParseLogFilter(req, options_.clock->Now());
-  if (!parsed.ok()) {
-    res.SetError(parsed.status());
-    return;
-  }
+  if (!parsed.ok()) return parsed.status();
   // Validates the filter (a bad regex is a 400 now, not a closed stream).
   LogFilter probe = *parsed;
   probe.limit = 1;
-  if (Result<LogPage> p = store_->Search(probe); !p.ok()) {
-    res.SetError(p.status());
-    return;
-  }
+  if (Result<LogPage> p = store_->Search(probe); !p.ok()) return p.status();
   // From now on: the highest sequence number already visible.
   Result<uint64_t> now_seq = store_->LastSequence();
-  if (!now_seq.ok()) {
-    res.SetError(now_seq.status());
-    return;
-  }
+  if (!now_seq.ok()) return now_seq.status();
   struct TailState {
     LogFilter filter;
     std::chrono::steady_clock::time_point last_write;
@@ -354,14 +343,14 @@ void CollectorService::HandleTail(const HttpRequest& req, HttpResponse& res) {
     return sink.Write(out);
   };
   res.Stream(std::move(wake_on), kTailKeepAlive, std::move(pump));
+  return Status::Ok();
 }
 
-void CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) {
+Status CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) {
   std::string_view raw = req.PathParam("trace_id");
   if (raw.size() > kMaxIdBytes) {
-    res.SetError(Status::InvalidArgument("trace id is longer than " + std::to_string(kMaxIdBytes) +
-                                         " characters"));
-    return;
+    return Status::InvalidArgument("trace id is longer than " + std::to_string(kMaxIdBytes) +
+                                   " characters");
   }
   LogFilter filter;
   filter.trace_id = NormalizeTraceId(raw);
@@ -370,30 +359,18 @@ void CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) {
   const auto start = std::chrono::steady_clock::now();
   Result<std::vector<LogEvent>> events = store_->Query(filter);
   metrics_->trace_seconds->Observe(SecondsSince(start));
-  if (!events.ok()) {
-    res.SetError(events.status());
-    return;
-  }
+  if (!events.ok()) return events.status();
   Result<std::vector<Span>> spans = signals_->SpansOfTrace(filter.trace_id);
-  if (!spans.ok()) {
-    res.SetError(spans.status());
-    return;
-  }
+  if (!spans.ok()) return spans.status();
   if (events->empty() && spans->empty()) {
-    res.SetError(Status::NotFound("no events or spans with trace id '" + filter.trace_id + "'"));
-    return;
+    return Status::NotFound("no events or spans with trace id '" + filter.trace_id + "'");
   }
-  std::string out = "{\"trace_id\":";
-  AppendJsonString(out, filter.trace_id);
-  out += ",\"events\":";
-  AppendEvents(out, *events);
-  out += ",\"spans\":[";
-  for (size_t i = 0; i < spans->size(); ++i) {
-    if (i > 0) out += ',';
-    AppendSpanJson(out, (*spans)[i]);
-  }
-  out += "]}";
-  res.SetJson(std::move(out));
+  JsonWriter w;
+  w.BeginObject().Field("trace_id", filter.trace_id);
+  EventsField(w, "events", *events);
+  SpansField(w, "spans", *spans);
+  res.SetJson(w.EndObject().Take());
+  return Status::Ok();
 }
 
 }  // namespace hive::collector

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "hive/core/json_writer.h"
 #include "hive/core/text.h"
 
 namespace hive::collector {
@@ -252,6 +253,14 @@ ParsedLogs ParseNdjsonLogs(std::string_view body, TimePoint now) {
     out.events.push_back(std::move(event));
   }
   return out;
+}
+
+void LineErrorsField(JsonWriter& w, const std::vector<LineError>& errors) {
+  w.Key("errors").BeginArray();
+  for (const LineError& error : errors) {
+    w.BeginObject().Field("line", error.line).Field("message", error.message).EndObject();
+  }
+  w.EndArray();
 }
 
 }  // namespace hive::collector

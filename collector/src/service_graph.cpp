@@ -267,8 +267,9 @@ GraphSnapshot ServiceGraph::Snapshot(Duration window,
   // when that is shorter (just after a start), so they do not read low.
   Duration rate_window = snap.window;
   if (first_start_ns_ < to_ns) {
-    rate_window = std::min(rate_window, std::max<Duration>(std::chrono::seconds(1),
-                                                           std::chrono::nanoseconds(now_ns - first_start_ns_)));
+    rate_window = std::min(rate_window,
+                           std::max<Duration>(std::chrono::seconds(1),
+                                              std::chrono::nanoseconds(now_ns - first_start_ns_)));
   }
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     it = it->second.Prune(now_ns) ? nodes_.erase(it) : std::next(it);

@@ -13,6 +13,7 @@
 #include "hive/collector/otlp.h"
 #include "hive/collector/prometheus_text.h"
 #include "hive/collector/span_store.h"
+#include "hive/core/json_writer.h"
 #include "hive/core/text.h"
 #include "ingest_scope.h"
 
@@ -90,29 +91,14 @@ std::string FormatBucketStart(TimePoint t) {
   return text.substr(0, text.find('.')) + "Z";
 }
 
-void AppendTraffic(std::string& out, const Traffic& t) {
-  out += "\"calls\":" + std::to_string(t.calls) + ",\"errors\":" + std::to_string(t.errors) +
-         ",\"request_rate\":";
-  AppendJsonNumber(out, t.request_rate);
-  out += ",\"error_rate\":";
-  AppendJsonNumber(out, t.error_rate);
-  out += ",\"p50_ms\":";
-  AppendJsonNumber(out, t.p50_ms);
-  out += ",\"p95_ms\":";
-  AppendJsonNumber(out, t.p95_ms);
-  out += ",\"p99_ms\":";
-  AppendJsonNumber(out, t.p99_ms);
-}
-
-std::string LineErrorsJson(const std::vector<LineError>& errors) {
-  std::string out = "[";
-  for (size_t i = 0; i < errors.size(); ++i) {
-    if (i > 0) out += ',';
-    out += "{\"line\":" + std::to_string(errors[i].line) + ",\"message\":";
-    AppendJsonString(out, errors[i].message);
-    out += '}';
-  }
-  return out + "]";
+void TrafficFields(JsonWriter& w, const Traffic& t) {
+  w.Field("calls", t.calls)
+      .Field("errors", t.errors)
+      .Field("request_rate", t.request_rate)
+      .Field("error_rate", t.error_rate)
+      .Field("p50_ms", t.p50_ms)
+      .Field("p95_ms", t.p95_ms)
+      .Field("p99_ms", t.p99_ms);
 }
 
 }  // namespace
@@ -237,10 +223,11 @@ void SignalsService::UpdateGauges() {
 
 void SignalsService::Mount(hive::HttpServer& server) {
   auto route = [&](const char* method, const char* path, RouteOptions o,
-                   void (SignalsService::*handler)(const HttpRequest&, HttpResponse&)) {
-    server.Route(method, path, o, [this, handler](const HttpRequest& req, HttpResponse& res) {
-      (this->*handler)(req, res);
-    });
+                   Status (SignalsService::*handler)(const HttpRequest&, HttpResponse&)) {
+    server.Route(method, path, o,
+                 AnswerErrors([this, handler](const HttpRequest& req, HttpResponse& res) {
+                   return (this->*handler)(req, res);
+                 }));
   };
   route("POST", "/api/v1/ingest/spans", {Access::kAgent, kMaxIngestBytes},
         &SignalsService::HandleIngestSpans);
@@ -298,13 +285,18 @@ bool SignalsService::BeginIngest(HttpResponse& res, bool otlp) {
   return true;
 }
 
-void SignalsService::HandleIngestSpans(const HttpRequest& req, HttpResponse& res) {
-  if (!BeginIngest(res, false)) return;
+Status SignalsService::HandleIngestSpans(const HttpRequest& req, HttpResponse& res) {
+  if (!BeginIngest(res, false)) return Status::Ok();  // answered 429
+  Status s = IngestSpans(req, res);
+  EndIngest();
+  return s;
+}
+
+Status SignalsService::IngestSpans(const HttpRequest& req, HttpResponse& res) {
   ParsedSpans parsed = ParseNdjsonSpans(req.body, clock_->Now());
   metrics_->spans_rejected->Increment(static_cast<double>(parsed.rejected));
-  if (Status s = ScopeEvents(req.principal, parsed.spans); !s.ok()) {
-    res.SetError(s);
-  } else if (parsed.spans.empty()) {
+  HIVE_RETURN_IF_ERROR(ScopeEvents(req.principal, parsed.spans));
+  if (parsed.spans.empty()) {
     std::string message = parsed.rejected == 0 ? "the body holds no spans"
                                                : "no valid span in the batch (" +
                                                      std::to_string(parsed.rejected) + " rejected)";
@@ -312,15 +304,14 @@ void SignalsService::HandleIngestSpans(const HttpRequest& req, HttpResponse& res
       message +=
           ": line " + std::to_string(parsed.errors[0].line) + ": " + parsed.errors[0].message;
     }
-    res.SetError(Status::InvalidArgument(message));
-  } else if (Status s = AddSpans(parsed.spans); !s.ok()) {
-    res.SetError(s);
-  } else {
-    res.SetJson("{\"accepted\":" + std::to_string(parsed.spans.size()) +
-                ",\"rejected\":" + std::to_string(parsed.rejected) +
-                ",\"errors\":" + LineErrorsJson(parsed.errors) + "}");
+    return Status::InvalidArgument(message);
   }
-  EndIngest();
+  HIVE_RETURN_IF_ERROR(AddSpans(parsed.spans));
+  JsonWriter w;
+  w.BeginObject().Field("accepted", parsed.spans.size()).Field("rejected", parsed.rejected);
+  LineErrorsField(w, parsed.errors);
+  res.SetJson(w.EndObject().Take());
+  return Status::Ok();
 }
 
 Status SignalsService::AccountMetrics(const AppendSummary& summary) {
@@ -331,32 +322,38 @@ Status SignalsService::AccountMetrics(const AppendSummary& summary) {
   return summary.refusal;
 }
 
-void SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& res) {
-  if (!BeginIngest(res, false)) return;
+Status SignalsService::HandleIngestMetrics(const HttpRequest& req, HttpResponse& res) {
+  if (!BeginIngest(res, false)) return Status::Ok();  // answered 429
+  Status s = IngestMetrics(req, res);
+  UpdateGauges();
+  EndIngest();
+  return s;
+}
+
+Status SignalsService::IngestMetrics(const HttpRequest& req, HttpResponse& res) {
   std::string service = req.Query("service").value_or("");
   std::string instance = req.Query("instance").value_or("");
-  Status scoped = ScopeService(req.principal, service);
-  Result<ParsedExposition> parsed =
-      scoped.ok() ? ParsePrometheusText(req.body) : Result<ParsedExposition>(scoped);
+  HIVE_RETURN_IF_ERROR(ScopeService(req.principal, service));
+  Result<ParsedExposition> parsed = ParsePrometheusText(req.body);
   Result<AppendSummary> stored = parsed.ok() ? metric_store_->Append(service, instance, *parsed)
                                              : Result<AppendSummary>(parsed.status());
   if (!stored.ok()) {
     if (stored.status().IsInvalidArgument()) metrics_->metric_bodies_rejected->Increment();
-    res.SetError(stored.status());
-  } else if (Status refusal = AccountMetrics(*stored); !refusal.ok()) {
-    res.SetError(refusal);
+    return stored.status();
+  }
+  if (Status refusal = AccountMetrics(*stored); !refusal.ok()) {
     if (refusal.code() == StatusCode::kResourceExhausted) {
       res.SetHeader("Retry-After", std::string(kSeriesCapRetryAfter));
     }
-  } else {
-    res.SetJson("{\"accepted\":" + std::to_string(stored->stored) + "}");
+    return refusal;
   }
-  UpdateGauges();
-  EndIngest();
+  res.SetJson(JsonWriter().BeginObject().Field("accepted", stored->stored).EndObject().Take());
+  return Status::Ok();
 }
 
 void SignalsService::HandleOtlp(const HttpRequest& req, HttpResponse& res, const char* signal,
                                 OtlpIngest ingest) {
+  // OTLP answers its errors in its own shape (google.rpc.Status).
   if (req.HeaderValue("Content-Type").value_or("").starts_with("application/x-protobuf")) {
     res.SetJson(OtlpStatusJson(kGrpcInvalidArgument,
                                "only the JSON encoding is supported; send application/json"),
@@ -415,136 +412,125 @@ Result<std::string> SignalsService::IngestOtlpMetrics(std::string_view body, con
   return OtlpResponseJson("rejectedDataPoints", parsed->rejected, parsed->error_message);
 }
 
-void SignalsService::HandleGraph(const HttpRequest& req, HttpResponse& res) {
+Status SignalsService::HandleGraph(const HttpRequest& req, HttpResponse& res) {
   Result<Duration> window = WindowParam(req, std::chrono::minutes(5));
-  if (!window.ok()) return res.SetError(window.status());
+  if (!window.ok()) return window.status();
   std::map<std::string, RegistryHealth> registry;
   if (options_.registry_health) registry = options_.registry_health();
   GraphSnapshot snap = graph_->Snapshot(*window, registry);
   UpdateGauges();
-  std::string out = "{\"window\":";
-  AppendJsonString(out, FormatDuration(snap.window));
-  out += ",\"window_seconds\":" +
-         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(snap.window).count());
-  out += ",\"thresholds\":{\"degraded_error_rate\":";
-  AppendJsonNumber(out, options_.thresholds.degraded_error_rate);
-  out += ",\"failing_error_rate\":";
-  AppendJsonNumber(out, options_.thresholds.failing_error_rate);
-  out += "},\"nodes\":[";
-  for (size_t i = 0; i < snap.nodes.size(); ++i) {
-    const GraphNode& n = snap.nodes[i];
-    if (i > 0) out += ',';
-    out += "{\"id\":";
-    AppendJsonString(out, n.service);
-    out += ",";
-    AppendTraffic(out, n.traffic);
-    out += ",\"health\":\"";
-    out += HealthName(n.health);
-    out += n.uninstrumented ? "\",\"uninstrumented\":true" : "\",\"uninstrumented\":false";
+  JsonWriter w;
+  w.BeginObject()
+      .Field("window", FormatDuration(snap.window))
+      .Field("window_seconds",
+             std::chrono::duration_cast<std::chrono::seconds>(snap.window).count());
+  w.Key("thresholds")
+      .BeginObject()
+      .Field("degraded_error_rate", options_.thresholds.degraded_error_rate)
+      .Field("failing_error_rate", options_.thresholds.failing_error_rate)
+      .EndObject();
+  w.Key("nodes").BeginArray();
+  for (const GraphNode& n : snap.nodes) {
+    w.BeginObject().Field("id", n.service);
+    TrafficFields(w, n.traffic);
+    w.Field("health", HealthName(n.health)).Field("uninstrumented", n.uninstrumented);
     if (n.registry) {
-      out += ",\"instances\":{\"total\":" + std::to_string(n.registry->instances) +
-             ",\"passing\":" + std::to_string(n.registry->passing) +
-             ",\"warning\":" + std::to_string(n.registry->warning) +
-             ",\"critical\":" + std::to_string(n.registry->critical) + "}";
+      w.Key("instances")
+          .BeginObject()
+          .Field("total", n.registry->instances)
+          .Field("passing", n.registry->passing)
+          .Field("warning", n.registry->warning)
+          .Field("critical", n.registry->critical)
+          .EndObject();
     }
-    out += '}';
+    w.EndObject();
   }
-  out += "],\"edges\":[";
-  for (size_t i = 0; i < snap.edges.size(); ++i) {
-    const GraphEdge& e = snap.edges[i];
-    if (i > 0) out += ',';
-    out += "{\"source\":";
-    AppendJsonString(out, e.source);
-    out += ",\"target\":";
-    AppendJsonString(out, e.target);
-    out += ",";
-    AppendTraffic(out, e.traffic);
-    out += ",\"health\":\"";
-    out += HealthName(e.health);
-    out += "\"}";
+  w.EndArray().Key("edges").BeginArray();
+  for (const GraphEdge& e : snap.edges) {
+    w.BeginObject().Field("source", e.source).Field("target", e.target);
+    TrafficFields(w, e.traffic);
+    w.Field("health", HealthName(e.health)).EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
+  return Status::Ok();
 }
 
-void SignalsService::HandleTraffic(const HttpRequest& req, HttpResponse& res) {
+Status SignalsService::HandleTraffic(const HttpRequest& req, HttpResponse& res) {
   std::string service = req.Query("service").value_or("");
-  if (Status s = ValidateName(service, "service"); !s.ok()) return res.SetError(s);
+  HIVE_RETURN_IF_ERROR(ValidateName(service, "service"));
   Result<Duration> window = WindowParam(req, std::chrono::hours(1));
-  if (!window.ok()) return res.SetError(window.status());
+  if (!window.ok()) return window.status();
   TrafficSeries series = graph_->ServiceTraffic(service, *window);
-  std::string out = "{\"service\":";
-  AppendJsonString(out, service);
-  out += ",\"window\":";
-  AppendJsonString(out, FormatDuration(series.window));
-  out += ",\"step_seconds\":" +
-         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(series.step).count());
-  out += ",\"points\":[";
-  for (size_t i = 0; i < series.points.size(); ++i) {
-    if (i > 0) out += ',';
-    out += "{\"t\":";
-    AppendJsonString(out, FormatBucketStart(series.points[i].start));
-    out += ',';
-    AppendTraffic(out, series.points[i].traffic);
-    out += '}';
+  JsonWriter w;
+  w.BeginObject()
+      .Field("service", service)
+      .Field("window", FormatDuration(series.window))
+      .Field("step_seconds", std::chrono::duration_cast<std::chrono::seconds>(series.step).count())
+      .Key("points")
+      .BeginArray();
+  for (const auto& point : series.points) {
+    w.BeginObject().Field("t", FormatBucketStart(point.start));
+    TrafficFields(w, point.traffic);
+    w.EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
+  return Status::Ok();
 }
 
-void SignalsService::HandleDependencies(const HttpRequest& req, HttpResponse& res) {
+Status SignalsService::HandleDependencies(const HttpRequest& req, HttpResponse& res) {
   int64_t end_ms = ToUnixNanos(clock_->Now()) / 1'000'000;
   int64_t lookback_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(ServiceGraph::kMaxWindow).count();
   if (auto v = req.Query("endTs"); v && !v->empty()) {
     Result<int64_t> t = ParseIntParam("endTs", *v);
-    if (!t.ok()) return res.SetError(t.status());
+    if (!t.ok()) return t.status();
     end_ms = *t;
   }
   if (auto v = req.Query("lookback"); v && !v->empty()) {
     Result<int64_t> t = ParseIntParam("lookback", *v);
-    if (!t.ok()) return res.SetError(t.status());
+    if (!t.ok()) return t.status();
     if (*t > lookback_ms) {
-      return res.SetError(Status::InvalidArgument("'lookback' is at most 86400000 ms (24h)"));
+      return Status::InvalidArgument("'lookback' is at most 86400000 ms (24h)");
     }
     lookback_ms = *t;
   }
   std::vector<DependencyLink> links = graph_->Dependencies(FromUnixNanos(end_ms * 1'000'000),
                                                            std::chrono::milliseconds(lookback_ms));
-  std::string out = "{\"data\":[";
-  for (size_t i = 0; i < links.size(); ++i) {
-    if (i > 0) out += ',';
-    out += "{\"parent\":";
-    AppendJsonString(out, links[i].parent);
-    out += ",\"child\":";
-    AppendJsonString(out, links[i].child);
-    out += ",\"callCount\":" + std::to_string(links[i].call_count) +
-           ",\"errorCount\":" + std::to_string(links[i].error_count) + "}";
+  JsonWriter w;
+  w.BeginObject().Key("data").BeginArray();
+  for (const DependencyLink& link : links) {
+    w.BeginObject()
+        .Field("parent", link.parent)
+        .Field("child", link.child)
+        .Field("callCount", link.call_count)
+        .Field("errorCount", link.error_count)
+        .EndObject();
   }
-  out += "]}";
-  res.SetJson(std::move(out));
+  res.SetJson(w.EndArray().EndObject().Take());
+  return Status::Ok();
 }
 
-void SignalsService::HandleMetricsQuery(const HttpRequest& req, HttpResponse& res) {
+// The query of GET /api/v1/metrics/query from its parameters.
+Result<MetricsQuery> SignalsService::ReadMetricsQuery(const HttpRequest& req) {
   TimePoint now = clock_->Now();
   MetricsQuery q;
   q.name = req.Query("name").value_or("");
   for (const auto& [key, value] : req.query) {
     if (key != "match[]" && key != "match") continue;
     Result<std::vector<LabelMatcher>> m = ParseLabelMatchers(value);
-    if (!m.ok()) return res.SetError(m.status());
+    if (!m.ok()) return m.status();
     q.matchers.insert(q.matchers.end(), m->begin(), m->end());
   }
   q.end_ms = ToUnixNanos(now) / 1'000'000;
   if (auto v = req.Query("end"); v && !v->empty()) {
     Result<int64_t> t = ParseTimeMs("end", *v, now);
-    if (!t.ok()) return res.SetError(t.status());
+    if (!t.ok()) return t.status();
     q.end_ms = *t;
   }
   q.start_ms = q.end_ms - 3'600'000;
   if (auto v = req.Query("start"); v && !v->empty()) {
     Result<int64_t> t = ParseTimeMs("start", *v, now);
-    if (!t.ok()) return res.SetError(t.status());
+    if (!t.ok()) return t.status();
     q.start_ms = *t;
   }
   auto duration_ms = [&](const char* name, int64_t* out) -> Status {
@@ -559,45 +545,39 @@ void SignalsService::HandleMetricsQuery(const HttpRequest& req, HttpResponse& re
     if (*out <= 0) return Status::InvalidArgument(std::string("'") + name + "' is under 1ms");
     return Status::Ok();
   };
-  if (Status s = duration_ms("step", &q.step_ms); !s.ok()) return res.SetError(s);
-  if (Status s = duration_ms("range", &q.range_ms); !s.ok()) return res.SetError(s);
+  HIVE_RETURN_IF_ERROR(duration_ms("step", &q.step_ms));
+  HIVE_RETURN_IF_ERROR(duration_ms("range", &q.range_ms));
   Result<bool> rate = req.BoolQuery("rate");
-  if (!rate.ok()) return res.SetError(rate.status());
+  if (!rate.ok()) return rate.status();
   q.rate = *rate;
-  Result<std::vector<QueriedSeries>> result = metric_store_->Query(q);
-  if (!result.ok()) return res.SetError(result.status());
-  std::string out = "{\"name\":";
-  AppendJsonString(out, q.name);
-  out += ",\"series\":[";
-  for (size_t i = 0; i < result->size(); ++i) {
-    const QueriedSeries& s = (*result)[i];
-    if (i > 0) out += ',';
-    out += "{\"name\":";
-    AppendJsonString(out, s.name);
-    out += ",\"labels\":{";
-    for (size_t j = 0; j < s.labels.size(); ++j) {
-      if (j > 0) out += ',';
-      AppendJsonString(out, s.labels[j].first);
-      out += ':';
-      AppendJsonString(out, s.labels[j].second);
-    }
-    out += "},\"points\":[";
-    for (size_t j = 0; j < s.points.size(); ++j) {
-      if (j > 0) out += ',';
-      out += '[' + std::to_string(s.points[j].ts_ms) + ',';
-      AppendJsonNumber(out, s.points[j].value);
-      out += ']';
-    }
-    out += "]}";
-  }
-  out += "]}";
-  res.SetJson(std::move(out));
+  return q;
 }
 
-void SignalsService::HandleMetricsExport(const HttpRequest&, HttpResponse& res) {
+Status SignalsService::HandleMetricsQuery(const HttpRequest& req, HttpResponse& res) {
+  Result<MetricsQuery> q = ReadMetricsQuery(req);
+  if (!q.ok()) return q.status();
+  Result<std::vector<QueriedSeries>> result = metric_store_->Query(*q);
+  if (!result.ok()) return result.status();
+  JsonWriter w;
+  w.BeginObject().Field("name", q->name).Key("series").BeginArray();
+  for (const QueriedSeries& series : *result) {
+    w.BeginObject().Field("name", series.name).Key("labels").BeginObject();
+    for (const auto& [label, value] : series.labels) w.Field(label, value);
+    w.EndObject().Key("points").BeginArray();
+    for (const auto& point : series.points) {
+      w.BeginArray().Int(point.ts_ms).Double(point.value).EndArray();
+    }
+    w.EndArray().EndObject();
+  }
+  res.SetJson(w.EndArray().EndObject().Take());
+  return Status::Ok();
+}
+
+Status SignalsService::HandleMetricsExport(const HttpRequest&, HttpResponse& res) {
   res.status = 200;
   res.body = metric_store_->Export();
   res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return Status::Ok();
 }
 
 }  // namespace hive::collector

@@ -70,15 +70,15 @@ class CollectorService {
  private:
   struct Metrics;
   CollectorService(CollectorOptions options, std::unique_ptr<LogStore> store);
-  void HandleIngest(const HttpRequest& req, HttpResponse& res);
-  void IngestNdjson(const HttpRequest& req, HttpResponse& res);
+  Status HandleIngest(const HttpRequest& req, HttpResponse& res);
+  Status IngestNdjson(const HttpRequest& req, HttpResponse& res);
   // The one path of log events, native or OTLP (signals_service.h's
   // LogIngest): spans from the log lines, the durable append, then the
   // spans into the span store and the graph, then the Elasticsearch sink.
   Result<AppendResult> IngestLogs(LogBatch batch);
-  void HandleLogs(const HttpRequest& req, HttpResponse& res);
-  void HandleTrace(const HttpRequest& req, HttpResponse& res);
-  void HandleTail(const HttpRequest& req, HttpResponse& res);
+  Status HandleLogs(const HttpRequest& req, HttpResponse& res);
+  Status HandleTrace(const HttpRequest& req, HttpResponse& res);
+  Status HandleTail(const HttpRequest& req, HttpResponse& res);
 
   CollectorOptions options_;
   std::unique_ptr<LogStore> store_;

@@ -14,6 +14,10 @@
 #include "hive/collector/log_event.h"
 #include "hive/core/clock.h"
 
+namespace hive {
+class JsonWriter;
+}
+
 namespace hive::collector {
 
 inline constexpr size_t kMaxLineBytes = 256u << 10;
@@ -25,6 +29,10 @@ struct LineError {
   size_t line = 0;  // 1-based, counting blank lines too
   std::string message;
 };
+
+// Writes the member "errors": [{"line": N, "message": "..."}, ...] into the
+// object `w` is writing, as the ingest answers carry it.
+void LineErrorsField(JsonWriter& w, const std::vector<LineError>& errors);
 
 struct ParsedLogs {
   std::vector<LogEvent> events;   // the valid lines, in order

@@ -115,8 +115,10 @@ class SignalsService {
  private:
   struct Metrics;
   SignalsService(hive::Clock* clock, LogIngest ingest_logs, SignalsOptions options);
-  void HandleIngestSpans(const HttpRequest& req, HttpResponse& res);
-  void HandleIngestMetrics(const HttpRequest& req, HttpResponse& res);
+  Status HandleIngestSpans(const HttpRequest& req, HttpResponse& res);
+  Status IngestSpans(const HttpRequest& req, HttpResponse& res);
+  Status HandleIngestMetrics(const HttpRequest& req, HttpResponse& res);
+  Status IngestMetrics(const HttpRequest& req, HttpResponse& res);
   // Stores the body of one OTLP/HTTP export and returns the JSON answer.
   using OtlpIngest = Result<std::string> (SignalsService::*)(std::string_view body,
                                                              const Principal& who);
@@ -126,11 +128,12 @@ class SignalsService {
   Result<std::string> IngestOtlpTraces(std::string_view body, const Principal& who);
   Result<std::string> IngestOtlpLogs(std::string_view body, const Principal& who);
   Result<std::string> IngestOtlpMetrics(std::string_view body, const Principal& who);
-  void HandleGraph(const HttpRequest& req, HttpResponse& res);
-  void HandleTraffic(const HttpRequest& req, HttpResponse& res);
-  void HandleDependencies(const HttpRequest& req, HttpResponse& res);
-  void HandleMetricsQuery(const HttpRequest& req, HttpResponse& res);
-  void HandleMetricsExport(const HttpRequest& req, HttpResponse& res);
+  Status HandleGraph(const HttpRequest& req, HttpResponse& res);
+  Status HandleTraffic(const HttpRequest& req, HttpResponse& res);
+  Status HandleDependencies(const HttpRequest& req, HttpResponse& res);
+  Result<MetricsQuery> ReadMetricsQuery(const HttpRequest& req);
+  Status HandleMetricsQuery(const HttpRequest& req, HttpResponse& res);
+  Status HandleMetricsExport(const HttpRequest& req, HttpResponse& res);
   // Counts what one metrics Append stored and refused; its refusal status.
   Status AccountMetrics(const AppendSummary& summary);
   void UpdateGauges();
