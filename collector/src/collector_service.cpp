@@ -96,26 +96,22 @@ Result<LogFilter> ParseLogFilter(const HttpRequest& req, TimePoint now) {
 
 // Log events and spans are rendered by their own writers (log_event.h,
 // span.h): one per value, into a string the answer takes as it is.
-void EventsField(JsonWriter& w, std::string_view name, const std::vector<LogEvent>& events) {
+template <typename T, typename Append>
+void RenderedArray(JsonWriter& w, std::string_view name, const std::vector<T>& items,
+                   Append append) {
   w.Key(name).BeginArray();
   std::string json;
-  for (const LogEvent& e : events) {
+  for (const T& item : items) {
     json.clear();
-    AppendEventJson(json, e);
+    append(json, item);
     w.Raw(json);
   }
   w.EndArray();
 }
 
-void SpansField(JsonWriter& w, std::string_view name, const std::vector<Span>& spans) {
-  w.Key(name).BeginArray();
-  std::string json;
-  for (const Span& span : spans) {
-    json.clear();
-    AppendSpanJson(json, span);
-    w.Raw(json);
-  }
-  w.EndArray();
+void EventsField(JsonWriter& w, const std::vector<LogEvent>& events) {
+  RenderedArray(w, "events", events,
+                [](std::string& out, const LogEvent& e) { AppendEventJson(out, e); });
 }
 
 }  // namespace
@@ -290,7 +286,7 @@ Status CollectorService::HandleLogs(const HttpRequest& req, HttpResponse& res) {
   if (!page.ok()) return page.status();
   JsonWriter w;
   w.BeginObject();
-  EventsField(w, "events", page->events);
+  EventsField(w, page->events);
   if (!page->next.empty()) w.Field("next", page->next);
   res.SetJson(w.EndObject().Take());
   return Status::Ok();
@@ -367,8 +363,9 @@ Status CollectorService::HandleTrace(const HttpRequest& req, HttpResponse& res) 
   }
   JsonWriter w;
   w.BeginObject().Field("trace_id", filter.trace_id);
-  EventsField(w, "events", *events);
-  SpansField(w, "spans", *spans);
+  EventsField(w, *events);
+  RenderedArray(w, "spans", *spans,
+                [](std::string& out, const Span& span) { AppendSpanJson(out, span); });
   res.SetJson(w.EndObject().Take());
   return Status::Ok();
 }

@@ -16,33 +16,25 @@ JsonWriter& JsonWriter::Wrote() {
   return *this;
 }
 
-JsonWriter& JsonWriter::BeginObject() {
+JsonWriter& JsonWriter::Open(char bracket) {
   Separate();
-  out_ += '{';
-  open_.push_back('{');
+  out_ += bracket;
+  open_.push_back(bracket);
   return *this;
 }
 
-JsonWriter& JsonWriter::EndObject() {
-  assert(!open_.empty() && open_.back() == '{');
+JsonWriter& JsonWriter::Close(char opened, char bracket) {
+  assert(!open_.empty() && open_.back() == opened);
+  (void)opened;
   open_.pop_back();
-  out_ += '}';
+  out_ += bracket;
   return Wrote();
 }
 
-JsonWriter& JsonWriter::BeginArray() {
-  Separate();
-  out_ += '[';
-  open_.push_back('[');
-  return *this;
-}
-
-JsonWriter& JsonWriter::EndArray() {
-  assert(!open_.empty() && open_.back() == '[');
-  open_.pop_back();
-  out_ += ']';
-  return Wrote();
-}
+JsonWriter& JsonWriter::BeginObject() { return Open('{'); }
+JsonWriter& JsonWriter::EndObject() { return Close('{', '}'); }
+JsonWriter& JsonWriter::BeginArray() { return Open('['); }
+JsonWriter& JsonWriter::EndArray() { return Close('[', ']'); }
 
 JsonWriter& JsonWriter::Key(std::string_view name) {
   assert(!open_.empty() && open_.back() == '{');

@@ -75,6 +75,8 @@ class JsonWriter {
   void Separate();
   // After a value: the next one needs a comma.
   JsonWriter& Wrote();
+  JsonWriter& Open(char bracket);
+  JsonWriter& Close(char opened, char bracket);
 
   std::string out_;
   bool need_comma_ = false;
