@@ -94,7 +94,6 @@ Status Agent::Start() {
         [shipper](bool is_stderr, std::string_view line, bool truncated) {
           shipper->AddOutputLine(is_stderr, line, truncated);
         });
-    HIVE_RETURN_IF_ERROR(child_->Start());
   }
   if (config_.config) {
     ChildSupervisor* child = child_.get();
@@ -102,7 +101,15 @@ Status Agent::Start() {
       return child != nullptr ? child->pid() : 0;
     });
     HIVE_RETURN_IF_ERROR(watcher_->Start());
+    // The service starts with its config file in place, as consul-template's
+    // exec mode does: a signal for the first render could reach it before
+    // it has a handler, and kill it.
+    if (child_ && !watcher_->WaitFirstAttempt(options_.first_render_wait)) {
+      log::Warn("no config yet; starting the service with the file as it is",
+                {{"file", config_.config->file}});
+    }
   }
+  if (child_) HIVE_RETURN_IF_ERROR(child_->Start());
   if (config_.metrics) {
     scraper_ = std::make_unique<MetricsScraper>(config_, options_, metrics_);
     HIVE_RETURN_IF_ERROR(scraper_->Start());

@@ -43,6 +43,11 @@ Status ConfigWatcher::Start() {
   return Status::Ok();
 }
 
+bool ConfigWatcher::WaitFirstAttempt(Duration timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return first_attempted_ || stopping_; });
+}
+
 void ConfigWatcher::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -74,6 +79,9 @@ Status ConfigWatcher::RunOnChange() {
         target = child_pid_();
         group = true;  // the child leads its own process group
       }
+      // The supervised service is not running (not yet started, or between
+      // restarts): it reads the new file when it starts.
+      if (group && target <= 0) return Status::Ok();
       if (target <= 0) return Status::FailedPrecondition("no running service to signal");
       if (::kill(group ? -target : target, on.signal) != 0) {
         return Status::FailedPrecondition("cannot signal pid " + std::to_string(target) + ": " +
@@ -162,7 +170,16 @@ void ConfigWatcher::Run() {
   std::optional<std::string> refused;  // content whose on_change failed
   int64_t failed_write_version = -1;   // reported once per version
 
+  auto attempted = [&] {
+    {
+      std::lock_guard lock(mu_);
+      if (first_attempted_) return;
+      first_attempted_ = true;
+    }
+    cv_.notify_all();
+  };
   auto fail = [&](const std::string& what, const std::string& error) {
+    attempted();
     if (error_log.Allow()) {
       log::Warn(
           what,
@@ -252,6 +269,7 @@ void ConfigWatcher::Run() {
         Report(version, true, "");
       }
     }
+    attempted();
     backoff.Reset();
     if (have_index && answer_index <= index) {
       // No progress: the wait ran out, or the server does not block. Either

@@ -46,6 +46,10 @@ class ConfigWatcher {
   // InvalidArgument for a bad control_plane address.
   Status Start();
   void Stop();
+  // Waits until the first attempt to fetch and write the file has ended
+  // (written, already current, or failed) or `timeout` passed; true in the
+  // first cases.
+  bool WaitFirstAttempt(Duration timeout);
 
  private:
   void Run();
@@ -62,7 +66,8 @@ class ConfigWatcher {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  bool first_attempted_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

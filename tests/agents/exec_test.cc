@@ -95,27 +95,34 @@ TEST_F(ExecTest, WithRestartNeverAFailureEndsTheAgentWithItsCode) {
   EXPECT_TRUE(HasMessage("bye"));
 }
 
+// The service starts once its config file is written (so no signal can
+// reach it before it has a handler), gets on_change's signal for each new
+// version, and the agent's own SIGHUP is passed on.
 TEST_F(ExecTest, ForwardsSignalsSignalsOnConfigChangeAndStopsInOrder) {
+  const std::string file = dir_ / "c.json";
   const std::string script =
-      "trap 'echo reloading' HUP; trap 'echo stopping; exit 0' TERM; echo ready; "
+      "trap 'echo reloading' HUP; trap 'echo stopping; exit 0' TERM; "
+      "[ -s " +
+      file +
+      " ] && echo started-with-config; echo ready; "
       "while :; do sleep 0.05; done";
-  const std::string yaml = WriteYaml("config:\n  profile: prod\n  file: " + (dir_ / "c.json") +
-                                     "\n  on_change: { signal: HUP }\n");
+  const std::string yaml =
+      WriteYaml("config:\n  profile: prod\n  file: " + file + "\n  on_change: { signal: HUP }\n");
   hive::testing::ChildProcess agent({kAgent, "--config", yaml, "--", "/bin/sh", "-c", script},
                                     dir_ / "agent");
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return HasMessage("ready"); }));
   ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return fake_.registered("orders-1"); }));
-  // The initial render signalled the child once.
-  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return HasMessage("reloading"); }));
+  EXPECT_TRUE(HasMessage("started-with-config"));
   const auto count = [&](const std::string& m) {
     int n = 0;
     for (const auto& e : Messages()) n += e == m;
     return n;
   };
+  EXPECT_EQ(count("reloading"), 0);  // the first render came before the service
   fake_.PushConfig({{"pool", 5}});
-  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return count("reloading") == 2; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return count("reloading") == 1; }));
   ::kill(agent.pid(), SIGHUP);  // passed on
-  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return count("reloading") == 3; }));
+  ASSERT_TRUE(FakeControlPlane::WaitFor([&] { return count("reloading") == 2; }));
   const auto code = agent.Signal(SIGTERM, std::chrono::seconds(10));
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(HasMessage("stopping"));  // the child's last words were shipped before exit

@@ -138,6 +138,9 @@ struct AgentOptions {
   Duration restart_initial = std::chrono::seconds(1);  // the child's restart backoff
   Duration restart_max = std::chrono::seconds(30);
   Duration restart_reset_after = std::chrono::seconds(10);  // up this long: backoff starts over
+  // With exec and config both set, the service starts once its config file
+  // is written (or the first attempt failed), at most this much later.
+  Duration first_render_wait = std::chrono::seconds(5);
 };
 
 // Reads and validates `path`; token_file is read here too.
