@@ -95,17 +95,12 @@ Result<LogFilter> ParseLogFilter(const HttpRequest& req, TimePoint now) {
 }
 
 // Log events and spans are rendered by their own writers (log_event.h,
-// span.h): one per value, into a string the answer takes as it is.
+// span.h), straight into the answer.
 template <typename T, typename Append>
 void RenderedArray(JsonWriter& w, std::string_view name, const std::vector<T>& items,
                    Append append) {
   w.Key(name).BeginArray();
-  std::string json;
-  for (const T& item : items) {
-    json.clear();
-    append(json, item);
-    w.Raw(json);
-  }
+  for (const T& item : items) w.RawWith([&](std::string& out) { append(out, item); });
   w.EndArray();
 }
 

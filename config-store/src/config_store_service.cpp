@@ -104,15 +104,11 @@ void SecretKeys(JsonWriter& w, const Properties& properties) {
 }
 
 void PropertiesField(JsonWriter& w, const Properties& properties) {
-  std::string json;
-  AppendPropertiesJson(json, properties);
-  w.Key("properties").Raw(json);
+  w.Key("properties").RawWith([&](std::string& out) { AppendPropertiesJson(out, properties); });
 }
 
 void DiffField(JsonWriter& w, const PropertyDiff& diff) {
-  std::string json;
-  AppendDiffJson(json, diff);
-  w.Key("diff").Raw(json);
+  w.Key("diff").RawWith([&](std::string& out) { AppendDiffJson(out, diff); });
 }
 
 Status AnswerPush(const Result<PushResult>& result, const HttpRequest& req,

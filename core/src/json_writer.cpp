@@ -86,6 +86,14 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return Wrote();
 }
 
+JsonWriter& JsonWriter::Time(TimePoint t) {
+  Separate();
+  out_ += '"';
+  AppendRfc3339(out_, t);
+  out_ += '"';
+  return Wrote();
+}
+
 std::string JsonWriter::Take() {
   std::string out = std::move(out_);
   out_.clear();

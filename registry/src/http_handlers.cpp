@@ -136,8 +136,10 @@ void InstanceFields(JsonWriter& w, const Instance& inst) {
       .Field("status", HealthStatusName(inst.health.status))
       .EndObject();
   w.Field("id", inst.id)
-      .Field("last_seen", FormatRfc3339(inst.last_seen))
-      .Field("lease_expires_at", FormatRfc3339(inst.lease_expires_at));
+      .Key("last_seen")
+      .Time(inst.last_seen)
+      .Key("lease_expires_at")
+      .Time(inst.lease_expires_at);
   w.Key("maintenance")
       .BeginObject()
       .Field("enabled", inst.maintenance)
@@ -147,7 +149,8 @@ void InstanceFields(JsonWriter& w, const Instance& inst) {
   for (const auto& [key, value] : inst.metadata) w.Field(key, value);
   w.EndObject();
   w.Field("port", inst.port)
-      .Field("registered_at", FormatRfc3339(inst.registered_at))
+      .Key("registered_at")
+      .Time(inst.registered_at)
       .Field("service", inst.service);
   w.Key("tags").BeginArray();
   for (const std::string& tag : inst.tags) w.String(tag);

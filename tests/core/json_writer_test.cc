@@ -57,6 +57,9 @@ TEST(JsonWriterTest, RawValuesAndPrefixesAndTake) {
   w.BeginArray().Int(1).EndArray();
   EXPECT_EQ(w.Take(), "[1]");  // a taken writer starts over: no stray comma
 
+  w.BeginArray().RawWith([](std::string& out) { out += "{}"; }).Time(TimePoint{}).EndArray();
+  EXPECT_EQ(w.Take(), R"([{},"1970-01-01T00:00:00.000000000Z"])");
+
   JsonWriter prefixed("data: ");
   prefixed.BeginObject().Field("id", 7).EndObject();
   EXPECT_EQ(prefixed.str(), R"(data: {"id":7})");

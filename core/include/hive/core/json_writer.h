@@ -22,6 +22,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "hive/core/clock.h"
+
 namespace hive {
 
 class JsonWriter {
@@ -45,6 +47,16 @@ class JsonWriter {
   JsonWriter& Null();
   // A value that is already JSON text, copied as it is.
   JsonWriter& Raw(std::string_view json);
+  // A value that `append(std::string&)` writes as JSON straight into the
+  // text (e.g. AppendEventJson): no copy through a temporary string.
+  template <typename Append>
+  JsonWriter& RawWith(Append&& append) {
+    Separate();
+    append(out_);
+    return Wrote();
+  }
+  // A time as an RFC 3339 string, written in place.
+  JsonWriter& Time(TimePoint t);
 
   // Key(name) and the value. Integers of any width go to Int/Uint, a
   // floating-point value to Double, a bool to Bool; anything else that
